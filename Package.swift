@@ -1,0 +1,55 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "batch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "BatchStore", targets: ["BatchStore"]),
+        .library(name: "BatchWorker", targets: ["BatchWorker"]),
+        .executable(name: "batch", targets: ["batch"]),
+        .executable(name: "batchd", targets: ["batchd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", exact: "1.0.2"),
+    ],
+    targets: [
+        .target(
+            name: "BatchStore",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "BatchWorker",
+            dependencies: [
+                "BatchStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        .executableTarget(
+            name: "batchd",
+            dependencies: [
+                "BatchStore", "BatchWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "batch",
+            dependencies: [
+                "BatchStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "BatchTests",
+            dependencies: ["BatchStore", "BatchWorker", "batch", "batchd"]
+        ),
+    ]
+)

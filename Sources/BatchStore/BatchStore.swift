@@ -1,0 +1,113 @@
+import Foundation
+
+/// The one storage seam of batch: every backend (SQLite now, PostgreSQL later)
+/// implements it and must pass the conformance suite in `Tests`.
+///
+/// Operations are named noun-verb with their guard in the name where they have
+/// one; the guard is the contract. Each one is a single atomic write or a
+/// consistent read, safe to call from several processes on one store. `now`
+/// is always passed in so tests control the clock.
+///
+/// What "recorded" means is the backend's to document (for SQLite: see
+/// `SQLiteStore`), but in every backend a result, once `resultsRecordIfLeaseHeld`
+/// returned `.recorded`, is never lost by a crash of any batch process, and an
+/// item never has more than one result.
+public protocol BatchStore: Sendable {
+    // MARK: - Jobs
+
+    /// Creates an open job with no items.
+    func jobCreate(_ spec: JobSpec, now: Date) throws -> Job
+
+    /// The job, or `nil` when there is no such job.
+    func jobFetch(_ id: JobID) throws -> Job?
+
+    /// Jobs, newest first.
+    func jobsList(limit: Int) throws -> [Job]
+
+    /// Whether any job is open or sealed (there is, or may come, work).
+    func jobsRunnableExist() throws -> Bool
+
+    /// Appends items to an open job. `firstLine` must be one past the job's
+    /// last stored line, so a second submitter racing the first fails with
+    /// `.itemOrder` instead of interleaving. Atomic: all items or none.
+    /// Items become claimable as soon as this returns.
+    func itemsAppendIfOpen(job: JobID, firstLine: Int64, items: [Data]) throws
+
+    /// One stored item's bytes, or `nil` when the line is not stored.
+    func itemFetch(job: JobID, line: Int64) throws -> Data?
+
+    /// Marks the input complete. A job whose every item already has a result
+    /// completes at once. Returns the job as it is afterwards; sealing a job
+    /// that is not open throws `.jobState`.
+    func jobSealIfOpen(_ id: JobID, now: Date) throws -> Job
+
+    /// Cancels a job that is open or sealed. Returns `false` when the job had
+    /// already ended. Workers notice within their poll interval, kill what they
+    /// run and record nothing more for it.
+    func jobCancelIfRunnable(_ id: JobID, now: Date) throws -> Bool
+
+    // MARK: - Leases
+
+    /// Claims the next work in input order: first a chunk that was handed back
+    /// or taken from a dead daemon, else a new chunk of up to `chunkSize(job)`
+    /// stored items past the last claimed one. `chunkSize` gets the job and how
+    /// many of its stored items are not yet in any chunk. Returns `nil` when
+    /// there is nothing to claim.
+    func chunkClaim(
+        owner: String, now: Date, leaseDuration: TimeInterval, chunkSize: (Job, _ unclaimed: Int64) -> Int
+    ) throws -> ChunkLease?
+
+    /// The items of the lease's range that have no result yet, in line order,
+    /// starting after `afterLine`, at most `limit` of them.
+    func itemsPending(for lease: ChunkLease, afterLine: Int64, limit: Int) throws -> [WorkItem]
+
+    /// Whether the lease still holds.
+    func leaseStatus(_ lease: ChunkLease) throws -> LeaseStatus
+
+    /// Records results for items of the lease's range, in one transaction, if
+    /// the lease is still held and the job still runnable. Completion order is
+    /// assigned here. With `completesChunk` the chunk is marked done in the same
+    /// transaction: the caller asserts it has now recorded every item of it.
+    func resultsRecordIfLeaseHeld(
+        _ lease: ChunkLease, results: [(line: Int64, outcome: ItemOutcome, attempts: Int)],
+        completesChunk: Bool, now: Date
+    ) throws -> RecordOutcome
+
+    /// Hands a chunk back so that its unfinished items are claimed again
+    /// (by anyone), if the lease is still held.
+    func chunkReleaseIfLeaseHeld(_ lease: ChunkLease) throws
+
+    /// Extends the expiry of every chunk `owner` holds. Returns how many.
+    func chunksRenewLeases(owner: String, now: Date, leaseDuration: TimeInterval) throws -> Int
+
+    /// Hands back every chunk `owner` holds (a daemon shutting down).
+    func chunksReleaseOwned(owner: String) throws -> Int
+
+    /// Hands back every chunk whose lease expired before `now`: the rescue for
+    /// daemons that died on another host. Returns how many.
+    func chunksReleaseExpired(now: Date) throws -> Int
+
+    // MARK: - Results
+
+    /// Results in input order, with lines greater than `afterLine`.
+    func resultsByLine(job: JobID, afterLine: Int64, limit: Int) throws -> [ItemResult]
+
+    /// Results in completion order, with sequence numbers greater than `afterSequence`.
+    func resultsBySequence(job: JobID, afterSequence: Int64, limit: Int) throws -> [ItemResult]
+
+    // MARK: - Daemons
+
+    /// Registers a daemon, or refreshes its record.
+    func daemonRegister(_ daemon: DaemonRecord) throws
+
+    /// Records that the daemon is alive. Returns `false` when its record is
+    /// gone (another daemon declared it dead): it must register again, and the
+    /// chunks it held may have been taken.
+    func daemonHeartbeat(id: String, now: Date) throws -> Bool
+
+    func daemonsList() throws -> [DaemonRecord]
+
+    /// Removes a daemon's record and hands back every chunk it holds, in one
+    /// transaction: used for a daemon that shut down, and for one found dead.
+    func daemonDeleteReleasingChunks(id: String) throws -> Int
+}

@@ -1,0 +1,32 @@
+import Foundation
+
+/// A daemon serving a store, as it registered itself.
+///
+/// `host`, `pid` and `processStart` identify the process: a daemon finding a
+/// record of its own host whose process is gone (or whose pid now belongs to
+/// a process started at another time) knows that daemon is dead and takes its
+/// chunks back at once, without waiting for leases to expire.
+public struct DaemonRecord: Sendable, Hashable {
+    public var id: String
+    public var host: String
+    public var pid: Int32
+    /// The process's start time as the kernel counts it (clock ticks since
+    /// boot on Linux); guards against a reused pid.
+    public var processStart: Int64
+    public var workers: Int
+    public var startedAt: Date
+    public var heartbeatAt: Date
+
+    public init(
+        id: String, host: String, pid: Int32, processStart: Int64, workers: Int, startedAt: Date,
+        heartbeatAt: Date
+    ) {
+        self.id = id
+        self.host = host
+        self.pid = pid
+        self.processStart = processStart
+        self.workers = workers
+        self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+/// A job as stored: its spec, state, counts and timestamps.
+public struct Job: Sendable, Hashable, Identifiable {
+    public var id: JobID
+    public var spec: JobSpec
+    public var state: JobState
+    /// Items stored so far (all of them once the job is sealed).
+    public var itemCount: Int64
+    /// Items with a recorded result, successful or failed.
+    public var finishedCount: Int64
+    /// Items whose recorded result is a failure.
+    public var failedCount: Int64
+    public var createdAt: Date
+    public var sealedAt: Date?
+    public var finishedAt: Date?
+
+    public init(
+        id: JobID, spec: JobSpec, state: JobState, itemCount: Int64, finishedCount: Int64,
+        failedCount: Int64, createdAt: Date, sealedAt: Date?, finishedAt: Date?
+    ) {
+        self.id = id
+        self.spec = spec
+        self.state = state
+        self.itemCount = itemCount
+        self.finishedCount = finishedCount
+        self.failedCount = failedCount
+        self.createdAt = createdAt
+        self.sealedAt = sealedAt
+        self.finishedAt = finishedAt
+    }
+
+    /// Items stored and not yet finished.
+    public var pendingCount: Int64 { itemCount - finishedCount }
+    public var succeededCount: Int64 { finishedCount - failedCount }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Follows a job's results as they are recorded, in input order (like
+/// Python's `imap`) or in completion order (like `imap_unordered`), polling
+/// the store.
+///
+/// The stream is a pure function of the store: completion order is recorded
+/// with each result, so re-reading gives the same stream, and a follower that
+/// was interrupted after `cursor` entries resumes with `cursor` and sees every
+/// later entry exactly once.
+public struct ResultStream: Sendable {
+    public enum Order: Sendable {
+        case input
+        case completion
+    }
+
+    public let store: any BatchStore
+    public let job: JobID
+    public let order: Order
+    /// Entries delivered so far (including any skipped at the start). In input
+    /// order the entry number is the line number; in completion order it is
+    /// the result's sequence number.
+    public private(set) var cursor: Int64
+    /// The job as last read, once the stream has ended.
+    public private(set) var finalJob: Job?
+    let pollInterval: ClosedRange<Double>
+    let pageSize: Int
+
+    public init(
+        store: any BatchStore, job: JobID, order: Order, from cursor: Int64 = 0,
+        pollInterval: ClosedRange<Double> = 0.002...0.05, pageSize: Int = 512
+    ) {
+        self.store = store
+        self.job = job
+        self.order = order
+        self.cursor = cursor
+        self.pollInterval = pollInterval
+        self.pageSize = pageSize
+    }
+
+    /// The next results, waiting for them; `nil` once the job has ended and
+    /// every entry was delivered (or, for a cancelled job, every recorded one).
+    /// Throws `StoreError(.jobNotFound)` when the job does not exist.
+    public mutating func next() async throws -> [ItemResult]? {
+        var delay = pollInterval.lowerBound
+        while true {
+            // The job is read before the results: if it had ended then, the
+            // results read next are all there will ever be.
+            guard let job = try store.jobFetch(self.job) else {
+                throw StoreError(.jobNotFound, "no job \(self.job)")
+            }
+            let page = try fetchPage(contiguous: job.state != .cancelled)
+            if let last = page.last {
+                cursor = order == .input ? last.line : last.sequence
+                return page
+            }
+            if job.state == .cancelled || (job.state == .complete && cursor >= job.itemCount) {
+                finalJob = job
+                return nil
+            }
+            try await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 2, pollInterval.upperBound)
+        }
+    }
+
+    private func fetchPage(contiguous: Bool) throws -> [ItemResult] {
+        switch order {
+        case .completion:
+            return try store.resultsBySequence(job: job, afterSequence: cursor, limit: pageSize)
+        case .input:
+            let page = try store.resultsByLine(job: job, afterLine: cursor, limit: pageSize)
+            guard contiguous else { return page }
+            // Only the run of lines with no gap: an item still running holds back later ones.
+            var expected = cursor + 1
+            var count = 0
+            for result in page {
+                guard result.line == expected else { break }
+                expected += 1
+                count += 1
+            }
+            return Array(page.prefix(count))
+        }
+    }
+}

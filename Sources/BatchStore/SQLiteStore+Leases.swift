@@ -1,0 +1,177 @@
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    public func chunkClaim(
+        owner: String, now: Date, leaseDuration: TimeInterval, chunkSize: (Job, Int64) -> Int
+    ) throws -> ChunkLease? {
+        // A read first: idle workers poll, and a read takes no write lock.
+        let hasWork = try read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: """
+                SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('open', 'sealed') AND next_line <= item_count)
+                    OR EXISTS (SELECT 1 FROM chunk JOIN job ON job.id = chunk.job_id
+                               WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed'))
+                """)) ?? false
+        }
+        guard hasWork else { return nil }
+        let expiry = now.timeIntervalSince1970 + leaseDuration
+        return try write { db in
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT chunk.id, chunk.job_id, chunk.first_line, chunk.last_line, chunk.fence
+                FROM chunk JOIN job ON job.id = chunk.job_id
+                WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed')
+                ORDER BY chunk.job_id, chunk.first_line LIMIT 1
+                """)) {
+                let chunkID: Int64 = row["id"]
+                let fence: Int64 = row["fence"] + 1
+                try db.cachedStatement(sql: """
+                    UPDATE chunk SET state = 'leased', owner = ?, lease_expires_at = ?, fence = ? WHERE id = ?
+                    """).execute(arguments: [owner, expiry, fence, chunkID])
+                return ChunkLease(
+                    chunkID: chunkID, job: try Self.requireJob(db, JobID(row["job_id"])),
+                    firstLine: row["first_line"], lastLine: row["last_line"], fence: fence, owner: owner)
+            }
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT \(Self.jobColumns), next_line FROM job
+                WHERE state IN ('open', 'sealed') AND next_line <= item_count ORDER BY id LIMIT 1
+                """)) else { return nil }
+            let job = try Self.job(from: row)
+            let firstLine: Int64 = row["next_line"]
+            let size = Int64(max(1, chunkSize(job, job.itemCount - firstLine + 1)))
+            let lastLine = min(firstLine + size - 1, job.itemCount)
+            try db.cachedStatement(sql: """
+                INSERT INTO chunk (job_id, first_line, last_line, state, owner, lease_expires_at, fence)
+                VALUES (?, ?, ?, 'leased', ?, ?, 1)
+                """).execute(arguments: [job.id.rawValue, firstLine, lastLine, owner, expiry])
+            let chunkID = db.lastInsertedRowID
+            try db.cachedStatement(sql: "UPDATE job SET next_line = ? WHERE id = ?")
+                .execute(arguments: [lastLine + 1, job.id.rawValue])
+            return ChunkLease(chunkID: chunkID, job: job, firstLine: firstLine, lastLine: lastLine, fence: 1, owner: owner)
+        }
+    }
+
+    public func itemsPending(for lease: ChunkLease, afterLine: Int64, limit: Int) throws -> [WorkItem] {
+        try read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT line, data FROM item
+                    WHERE job_id = ? AND line > ? AND line <= ?
+                      AND NOT EXISTS (SELECT 1 FROM result WHERE result.job_id = item.job_id AND result.line = item.line)
+                    ORDER BY line LIMIT ?
+                    """),
+                arguments: [lease.job.id.rawValue, max(afterLine, lease.firstLine - 1), lease.lastLine, limit]
+            ).map { WorkItem(line: $0["line"], data: $0["data"]) }
+        }
+    }
+
+    static func leaseStatus(_ db: Database, _ lease: ChunkLease) throws -> (LeaseStatus, finishedCount: Int64) {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT chunk.state AS chunk_state, chunk.fence, job.state AS job_state, job.finished_count
+                FROM chunk JOIN job ON job.id = chunk.job_id WHERE chunk.id = ?
+                """),
+            arguments: [lease.chunkID])
+        else { return (.jobEnded, 0) }
+        let jobState = JobState(rawValue: row["job_state"]) ?? .cancelled
+        guard jobState.isRunnable else { return (.jobEnded, row["finished_count"]) }
+        let held = (row["chunk_state"] as String) == "leased" && (row["fence"] as Int64) == lease.fence
+        return (held ? .held : .lost, row["finished_count"])
+    }
+
+    public func leaseStatus(_ lease: ChunkLease) throws -> LeaseStatus {
+        try read { db in try Self.leaseStatus(db, lease).0 }
+    }
+
+    public func resultsRecordIfLeaseHeld(
+        _ lease: ChunkLease, results: [(line: Int64, outcome: ItemOutcome, attempts: Int)],
+        completesChunk: Bool, now: Date
+    ) throws -> RecordOutcome {
+        try write { db in
+            let (status, finishedCount) = try Self.leaseStatus(db, lease)
+            switch status {
+            case .lost: return .leaseLost
+            case .jobEnded: return .jobEnded
+            case .held: break
+            }
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
+                                    reason, attempts, started_at, finished_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            var failed = 0
+            for (offset, result) in results.enumerated() {
+                precondition(result.line >= lease.firstLine && result.line <= lease.lastLine, "result outside its lease")
+                let outcome = result.outcome
+                if outcome.status == .failed { failed += 1 }
+                try insert.execute(arguments: [
+                    lease.job.id.rawValue, result.line, finishedCount + Int64(offset) + 1, outcome.status.rawValue,
+                    outcome.exitStatus, outcome.signal, outcome.output,
+                    outcome.status == .failed ? outcome.errorOutput : Data(), outcome.reason, result.attempts,
+                    outcome.startedAt.timeIntervalSince1970, outcome.finishedAt.timeIntervalSince1970,
+                ])
+            }
+            try db.cachedStatement(sql: """
+                UPDATE job SET
+                    finished_count = finished_count + ?1,
+                    failed_count = failed_count + ?2,
+                    state = CASE WHEN state = 'sealed' AND finished_count + ?1 = item_count THEN 'complete' ELSE state END,
+                    finished_at = CASE WHEN state = 'sealed' AND finished_count + ?1 = item_count THEN ?3 ELSE finished_at END
+                WHERE id = ?4
+                """).execute(arguments: [results.count, failed, now.timeIntervalSince1970, lease.job.id.rawValue])
+            if completesChunk {
+                try db.cachedStatement(sql: """
+                    UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL WHERE id = ?
+                    """).execute(arguments: [lease.chunkID])
+            }
+            return .recorded
+        }
+    }
+
+    public func chunkReleaseIfLeaseHeld(_ lease: ChunkLease) throws {
+        try write { db in
+            try db.execute(
+                sql: """
+                    UPDATE chunk SET state = 'released', owner = NULL, lease_expires_at = NULL
+                    WHERE id = ? AND fence = ? AND state = 'leased'
+                    """,
+                arguments: [lease.chunkID, lease.fence])
+        }
+    }
+
+    public func chunksRenewLeases(owner: String, now: Date, leaseDuration: TimeInterval) throws -> Int {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE chunk SET lease_expires_at = ? WHERE owner = ? AND state = 'leased'",
+                arguments: [now.timeIntervalSince1970 + leaseDuration, owner])
+            return db.changesCount
+        }
+    }
+
+    public func chunksReleaseOwned(owner: String) throws -> Int {
+        try write { db in try Self.releaseChunks(db, owner: owner) }
+    }
+
+    static func releaseChunks(_ db: Database, owner: String) throws -> Int {
+        try db.execute(
+            sql: "UPDATE chunk SET state = 'released', owner = NULL, lease_expires_at = NULL WHERE owner = ? AND state = 'leased'",
+            arguments: [owner])
+        return db.changesCount
+    }
+
+    public func chunksReleaseExpired(now: Date) throws -> Int {
+        let expired = try read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM chunk WHERE state = 'leased' AND lease_expires_at < ?)",
+                              arguments: [now.timeIntervalSince1970]) ?? false
+        }
+        guard expired else { return 0 }
+        return try write { db in
+            try db.execute(
+                sql: """
+                    UPDATE chunk SET state = 'released', owner = NULL, lease_expires_at = NULL
+                    WHERE state = 'leased' AND lease_expires_at < ?
+                    """,
+                arguments: [now.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+}

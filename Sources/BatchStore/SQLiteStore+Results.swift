@@ -1,0 +1,43 @@
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    static let resultColumns = """
+        line, sequence, status, exit_status, signal, output, error_output, reason, attempts, started_at, finished_at
+        """
+
+    static func result(from row: Row) -> ItemResult {
+        let outcome = ItemOutcome(
+            status: ItemOutcome.Status(rawValue: row["status"]) ?? .failed,
+            exitStatus: row["exit_status"],
+            signal: row["signal"],
+            output: row["output"],
+            errorOutput: row["error_output"],
+            reason: row["reason"],
+            startedAt: Date(timeIntervalSince1970: row["started_at"]),
+            finishedAt: Date(timeIntervalSince1970: row["finished_at"]))
+        return ItemResult(line: row["line"], sequence: row["sequence"], outcome: outcome, attempts: row["attempts"])
+    }
+
+    public func resultsByLine(job: JobID, afterLine: Int64, limit: Int) throws -> [ItemResult] {
+        try read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT \(Self.resultColumns) FROM result WHERE job_id = ? AND line > ? ORDER BY line LIMIT ?
+                    """),
+                arguments: [job.rawValue, afterLine, limit]
+            ).map(Self.result(from:))
+        }
+    }
+
+    public func resultsBySequence(job: JobID, afterSequence: Int64, limit: Int) throws -> [ItemResult] {
+        try read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT \(Self.resultColumns) FROM result WHERE job_id = ? AND sequence > ? ORDER BY sequence LIMIT ?
+                    """),
+                arguments: [job.rawValue, afterSequence, limit]
+            ).map(Self.result(from:))
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import GRDB
+
+extension SQLiteStore {
+    /// Append-only: a shipped migration is never edited; changes get a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: jobs, items, chunks, results, daemons") { db in
+            try db.execute(sql: """
+                CREATE TABLE job (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    command TEXT NOT NULL,
+                    working_directory TEXT NOT NULL,
+                    environment BLOB NOT NULL,
+                    chunk_size INTEGER NOT NULL CHECK (chunk_size >= 0),
+                    nul_separated INTEGER NOT NULL CHECK (nul_separated IN (0, 1)),
+                    state TEXT NOT NULL CHECK (state IN ('open', 'sealed', 'complete', 'cancelled')),
+                    item_count INTEGER NOT NULL DEFAULT 0 CHECK (item_count >= 0),
+                    next_line INTEGER NOT NULL DEFAULT 1 CHECK (next_line BETWEEN 1 AND item_count + 1),
+                    finished_count INTEGER NOT NULL DEFAULT 0 CHECK (finished_count BETWEEN 0 AND item_count),
+                    failed_count INTEGER NOT NULL DEFAULT 0 CHECK (failed_count BETWEEN 0 AND finished_count),
+                    created_at REAL NOT NULL,
+                    sealed_at REAL,
+                    finished_at REAL,
+                    CHECK (state <> 'complete' OR finished_count = item_count)
+                );
+                CREATE INDEX job_runnable ON job(id) WHERE state IN ('open', 'sealed');
+
+                CREATE TABLE item (
+                    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+                    line INTEGER NOT NULL CHECK (line >= 1),
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (job_id, line)
+                );
+
+                CREATE TABLE chunk (
+                    id INTEGER PRIMARY KEY,
+                    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+                    first_line INTEGER NOT NULL,
+                    last_line INTEGER NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('leased', 'released', 'done')),
+                    owner TEXT,
+                    lease_expires_at REAL,
+                    fence INTEGER NOT NULL CHECK (fence >= 1),
+                    CHECK (1 <= first_line AND first_line <= last_line),
+                    CHECK ((state = 'leased') = (owner IS NOT NULL AND lease_expires_at IS NOT NULL))
+                );
+                CREATE INDEX chunk_released ON chunk(job_id, first_line) WHERE state = 'released';
+                CREATE INDEX chunk_owner ON chunk(owner) WHERE state = 'leased';
+                CREATE INDEX chunk_expiry ON chunk(lease_expires_at) WHERE state = 'leased';
+
+                CREATE TABLE result (
+                    job_id INTEGER NOT NULL,
+                    line INTEGER NOT NULL,
+                    sequence INTEGER NOT NULL CHECK (sequence >= 1),
+                    status TEXT NOT NULL CHECK (status IN ('succeeded', 'failed')),
+                    exit_status INTEGER,
+                    signal INTEGER,
+                    output BLOB NOT NULL,
+                    error_output BLOB NOT NULL,
+                    reason TEXT,
+                    attempts INTEGER NOT NULL CHECK (attempts >= 1),
+                    started_at REAL NOT NULL,
+                    finished_at REAL NOT NULL,
+                    PRIMARY KEY (job_id, line),
+                    UNIQUE (job_id, sequence),
+                    FOREIGN KEY (job_id, line) REFERENCES item(job_id, line) ON DELETE CASCADE
+                );
+
+                CREATE TABLE daemon (
+                    id TEXT PRIMARY KEY,
+                    host TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    process_start INTEGER NOT NULL,
+                    workers INTEGER NOT NULL CHECK (workers >= 1),
+                    started_at REAL NOT NULL,
+                    heartbeat_at REAL NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

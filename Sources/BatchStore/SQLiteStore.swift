@@ -1,0 +1,149 @@
+import Foundation
+import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The SQLite backend of `BatchStore`: one database file that several
+/// processes (submitters, daemons, followers) open at once.
+///
+/// Guarantees:
+/// - The file is in WAL mode with `synchronous = NORMAL`, and every writer
+///   waits up to `busyTimeout` for the write lock instead of failing at once.
+/// - A write that returned has been committed to the WAL: it survives a crash
+///   of any process (SIGKILL included). After a power loss or an OS crash the
+///   last transactions before the loss may be rolled back, never half-applied;
+///   a rolled-back result is then simply run again, since its item is still
+///   pending. Pass `durable: true` (`synchronous = FULL`) to trade speed for
+///   surviving power loss too.
+/// - A file that is not a batch database is refused and left untouched.
+/// - A new database file is created readable and writable by its owner only.
+///
+/// Schema for speed (see docs/schema.md): item rows are written once and never
+/// updated; a claim leases a contiguous range (one chunk row, not one row per
+/// item); each result is an append to the result table.
+public final class SQLiteStore: BatchStore {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and brings its schema
+    /// up to date.
+    public init(path: String, busyTimeout: TimeInterval = 30, durable: Bool = false) throws {
+        self.path = path
+        try Self.prepareFile(at: path)
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.label = "batch"
+        let synchronous = durable ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    /// Creates the file (owner-only) and its folder when missing; refuses,
+    /// without writing anything, a file that is not a batch database.
+    private static func prepareFile(at path: String) throws {
+        let manager = FileManager.default
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !manager.fileExists(atPath: folder) {
+            do {
+                try manager.createDirectory(
+                    atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StoreError(.cannotOpen, "cannot create the folder \(folder) for the database: \(error.localizedDescription)")
+            }
+        }
+        var isDirectory: ObjCBool = false
+        if manager.fileExists(atPath: path, isDirectory: &isDirectory) {
+            if isDirectory.boolValue {
+                throw StoreError(.cannotOpen, "\(path) is a directory, not a database file")
+            }
+            try refuseForeignDatabase(at: path)
+            return
+        }
+        let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw StoreError(.cannotOpen, "cannot create the database \(path): \(String(cString: strerror(errno)))")
+        }
+        _ = Glibc.close(fd)
+    }
+
+    /// Opens an existing non-empty file read-only and checks that it is either
+    /// empty of tables or a batch database. Read-only, so nothing is written
+    /// to a file that turns out to be something else.
+    private static func refuseForeignDatabase(at path: String) throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size > 0 else { return }
+        var config = Configuration()
+        config.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            let tables = try queue.read { db in
+                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            try queue.close()
+            if !tables.isEmpty, !(tables.contains("grdb_migrations") && tables.contains("job")) {
+                throw StoreError(.notADatabase, "\(path) is an SQLite database of another program, not a batch database; it was left untouched")
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw storeError(error, path: path)
+        }
+    }
+
+    /// Maps database errors to the seam's error type.
+    static func storeError(_ error: any Error, path: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        guard let dbError = error as? DatabaseError else {
+            return StoreError(.storage, "database \(path): \(error)")
+        }
+        let detail = dbError.message ?? "\(dbError.resultCode)"
+        switch dbError.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StoreError(.notADatabase, "\(path) is not a batch database (\(detail)); it was left untouched")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH, .SQLITE_READONLY:
+            return StoreError(.cannotOpen, "cannot open the database \(path): \(detail)")
+        default:
+            return StoreError(.storage, "database \(path): \(detail)")
+        }
+    }
+
+    // MARK: - Access helpers
+
+    /// A write transaction that takes the write lock at BEGIN, so that two
+    /// processes never both read and then deadlock upgrading to write.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var value: T?
+                try db.inTransaction(.immediate) {
+                    value = try body(db)
+                    return .commit
+                }
+                return value!
+            }
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    /// Checkpoints and closes the database.
+    public func close() throws {
+        do { try pool.close() } catch { throw Self.storeError(error, path: path) }
+    }
+}

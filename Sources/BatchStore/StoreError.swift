@@ -1,0 +1,28 @@
+/// An error at the store's boundary: a code to act on and a message for users.
+/// The database's own error types never leak through the `BatchStore` seam.
+public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        /// The file exists but is not a batch database; it was left untouched.
+        case notADatabase
+        /// The database could not be opened or created.
+        case cannotOpen
+        case jobNotFound
+        /// The operation does not apply to the job in its current state.
+        case jobState
+        /// Items were appended out of order (a second submitter, most likely).
+        case itemOrder
+        /// The database is full, read-only, locked beyond the busy timeout, or
+        /// failed with another I/O error.
+        case storage
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

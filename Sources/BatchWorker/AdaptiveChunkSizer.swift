@@ -1,0 +1,43 @@
+import BatchStore
+import Foundation
+import Synchronization
+
+/// Chooses how many items to claim at once for jobs with `--chunksize auto`.
+///
+/// It keeps a moving average of the time per item for each job (in this
+/// daemon) and sizes a chunk to take about `targetChunkDuration`, so a claim
+/// (one short transaction) stays a small fraction of the work. The first chunk
+/// of a job is one item, since nothing is known yet; a chunk never takes more
+/// than its share of the unclaimed items, so all workers stay busy.
+public final class AdaptiveChunkSizer: Sendable {
+    let workers: Int
+    let targetChunkDuration: Double
+    let maximum: Int
+    private let secondsPerItem = Mutex<[JobID: Double]>([:])
+
+    public init(workers: Int, targetChunkDuration: Double = 0.25, maximum: Int = 1000) {
+        self.workers = max(1, workers)
+        self.targetChunkDuration = targetChunkDuration
+        self.maximum = maximum
+    }
+
+    public func size(for job: Job, unclaimed: Int64) -> Int {
+        if case .fixed(let n) = job.spec.chunkSize { return n }
+        guard let average = secondsPerItem.withLock({ $0[job.id] }) else { return 1 }
+        let byTime = average > 0 ? Int(min(Double(maximum), targetChunkDuration / average)) : maximum
+        let share = Int((unclaimed + Int64(workers) - 1) / Int64(workers))
+        return max(1, min(byTime, share))
+    }
+
+    /// Records that an item of `job` took `seconds`.
+    public func observe(job: JobID, seconds: Double) {
+        secondsPerItem.withLock { averages in
+            if let old = averages[job] {
+                averages[job] = old * 0.8 + seconds * 0.2
+            } else {
+                if averages.count > 1000 { averages.removeAll() }  // bounded: old jobs fall out
+                averages[job] = seconds
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import BatchStore
+
+/// The work a worker pool does for one item. The command runner is one
+/// handler; a Swift program (or a test) can plug in its own.
+///
+/// Contract: `run` returns the item's outcome, a failure included, and throws
+/// only when it was cancelled. Cancellation must stop the work promptly,
+/// including any process it started: the pool cancels an item when its job is
+/// cancelled, when its lease is lost, and when a shutdown's grace runs out.
+public protocol ItemHandler: Sendable {
+    func run(_ item: WorkItem, of job: Job) async throws -> ItemOutcome
+}

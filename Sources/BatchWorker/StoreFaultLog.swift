@@ -1,0 +1,27 @@
+import Logging
+import Synchronization
+
+/// Logs a store fault once when it starts and once when writes succeed again,
+/// rather than once per retry.
+final class StoreFaultLog: Sendable {
+    private let failing = Mutex<Bool>(false)
+    let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func failed(_ what: String, _ error: any Error) {
+        let first = failing.withLock { failing in
+            defer { failing = true }
+            return !failing
+        }
+        if first { logger.error("store fault while \(what): \(error); retrying until writes succeed") }
+    }
+
+    func succeeded() {
+        let recovered = failing.withLock { failing in
+            defer { failing = false }
+            return failing
+        }
+        if recovered { logger.notice("store writes succeed again") }
+    }
+}

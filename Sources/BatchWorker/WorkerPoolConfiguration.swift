@@ -1,0 +1,30 @@
+import Foundation
+
+/// How a daemon's worker pool behaves.
+public struct WorkerPoolConfiguration: Sendable {
+    /// The daemon's id: the owner of its leases.
+    public var owner: String
+    public var workers: Int
+    /// How long a lease lasts without renewal; renewed by `DaemonMaintenance`.
+    public var leaseDuration: TimeInterval
+    /// On graceful shutdown, how long running items may take to finish before
+    /// they are killed and handed back.
+    public var grace: Duration
+    /// Idle workers poll for work, backing off from the first to the second.
+    public var pollInterval: ClosedRange<Double>
+    /// How often a running item checks that its job is still running and its
+    /// lease still held.
+    public var watchInterval: Duration
+
+    public init(
+        owner: String, workers: Int, leaseDuration: TimeInterval = 30, grace: Duration = .seconds(10),
+        pollInterval: ClosedRange<Double> = 0.005...0.1, watchInterval: Duration = .milliseconds(200)
+    ) {
+        self.owner = owner
+        self.workers = workers
+        self.leaseDuration = leaseDuration
+        self.grace = grace
+        self.pollInterval = pollInterval
+        self.watchInterval = watchInterval
+    }
+}

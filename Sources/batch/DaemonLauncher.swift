@@ -1,0 +1,70 @@
+import BatchStore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts `batchd` in the background when no live daemon serves the
+/// database, so that `seq 10 | batch run -- echo` just works.
+///
+/// The daemon is the `batchd` next to this `batch` binary, started in a
+/// session of its own (it outlives the terminal), with `--idle-exit 5m` so it
+/// does not linger after the work is done. Its log goes to `DB-batchd.log`.
+struct DaemonLauncher {
+    let store: SQLiteStore
+    static let idleExit = "5m"
+    /// glibc's POSIX_SPAWN_SETSID, which its headers define only under
+    /// _GNU_SOURCE, so Swift does not import it.
+    static let spawnSetSID: Int16 = 0x80
+
+    func ensureRunning() throws {
+        if try hasLiveDaemon() { return }
+        let executable = Self.daemonExecutable()
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw CLIError(.unavailable, "no daemon serves \(store.path) and \(executable) was not found to start one")
+        }
+        try spawn(executable, arguments: ["--db", store.path, "--idle-exit", Self.idleExit], log: store.path + "-batchd.log")
+        // Wait briefly for it to register, so that the next command does not start another.
+        for _ in 0..<100 {
+            if try hasLiveDaemon() { return }
+            usleep(20_000)
+        }
+    }
+
+    func hasLiveDaemon() throws -> Bool {
+        let me = ProcessIdentity.current
+        let now = Date()
+        return try store.daemonsList().contains { daemon in
+            daemon.host == me.host
+                ? ProcessIdentity.isAlive(pid: daemon.pid, start: daemon.processStart)
+                : now.timeIntervalSince(daemon.heartbeatAt) < 10
+        }
+    }
+
+    static func daemonExecutable() -> String {
+        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: selfPath).deletingLastPathComponent().appendingPathComponent("batchd").path
+    }
+
+    private func spawn(_ executable: String, arguments: [String], log: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // A session of its own: no terminal signals, and it outlives this process.
+        posix_spawnattr_setflags(&attributes, Self.spawnSetSID)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard status == 0 else {
+            throw CLIError(.unavailable, "could not start \(executable): \(String(cString: strerror(status)))")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Splits a file descriptor's bytes into items (lines, or NUL-separated
+/// records) without ever holding more than one read buffer and one item.
+///
+/// A last item without a trailing separator is still an item; an empty input
+/// has none. Items are bytes: nothing is decoded.
+struct InputItems {
+    enum Event {
+        case item(line: Int64, data: Data)
+        /// The reader has nothing more for now: a good moment to flush.
+        case idle
+        case end
+    }
+
+    struct ItemTooLarge: Error {
+        var line: Int64
+        var size: Int
+    }
+
+    let fd: Int32
+    let separator: UInt8
+    let maxItemSize: Int
+    /// With pending work, how long to wait for more input before reporting `.idle`.
+    let idleTimeoutMilliseconds: Int32 = 20
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    private var start = 0
+    private var end = 0
+    private var partial = Data()
+    private var line: Int64 = 0
+    private var finished = false
+
+    init(fd: Int32, separator: UInt8, maxItemSize: Int) {
+        self.fd = fd
+        self.separator = separator
+        self.maxItemSize = maxItemSize
+    }
+
+    /// The next event. `waitingWork` says whether the caller holds items it
+    /// would flush if the input paused.
+    mutating func next(waitingWork: Bool) throws -> Event {
+        while true {
+            if start < end {
+                let found = buffer[start..<end].firstIndex(of: separator)
+                let stop = found ?? end
+                let piece = stop - start
+                if partial.count + piece > maxItemSize {
+                    throw ItemTooLarge(line: line + 1, size: partial.count + piece)
+                }
+                if let found {
+                    var data = partial
+                    data.append(contentsOf: buffer[start..<found])
+                    partial = Data()
+                    start = found + 1
+                    line += 1
+                    return .item(line: line, data: data)
+                }
+                partial.append(contentsOf: buffer[start..<end])
+                start = end
+            }
+            if finished {
+                if !partial.isEmpty {
+                    line += 1
+                    let data = partial
+                    partial = Data()
+                    return .item(line: line, data: data)
+                }
+                return .end
+            }
+            if waitingWork {
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&poller, 1, idleTimeoutMilliseconds)
+                if ready == 0 { return .idle }
+            }
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw CLIError(.noInput, "cannot read the input: \(String(cString: strerror(errno)))")
+            }
+            start = 0
+            end = count
+            if count == 0 { finished = true }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import BatchStore
+import Foundation
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Submit items from standard input and print the results as they are ready.",
+        discussion: """
+            submit and follow in one step: results stream out while the input is still being read. If \
+            interrupted, nothing is lost: 'batch list' shows the job, 'batch follow JOB --from N' picks \
+            the stream up again, and 'batch submit --resume JOB' completes an unfinished input.
+
+            Examples:
+              seq 10 | batch run -- echo
+              cat urls.txt | batch run --unordered -- curl -sS {}
+              printf '1\\n5\\n3\\n' | batch run -- sh -c 'sleep 0.$1; echo $(($1+2))' _
+
+            \(ExitStatus.helpText)
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var follow: FollowOptions
+    @OptionGroup var submit: SubmitOptions
+
+    func validate() throws { try submit.validateCommand() }
+
+    func run() async throws {
+        let status = try await reportingErrors {
+            let db = try store.openStore()
+            let job = try db.jobCreate(submit.jobSpec(), now: Date())
+            try store.ensureDaemon(db)
+            let (fd, name) = try submit.openInput()
+            let maxItemSize = submit.maxItemBytes
+            let separator: UInt8 = submit.null ? 0 : 10
+            let order = follow.order
+            let json = follow.json
+            return try await withThrowingTaskGroup(of: ExitStatus?.self) { group in
+                group.addTask {
+                    // A thread of its own: reading the input blocks, and must not hold up the follower.
+                    try await onThread {
+                        var items = InputItems(fd: fd, separator: separator, maxItemSize: maxItemSize)
+                        _ = try Submitter(store: db, jobID: job.id, alreadyStored: 0, inputName: name).submit(from: &items)
+                    }
+                    return nil
+                }
+                group.addTask {
+                    try await followResults(store: db, job: job.id, order: order, from: 0, json: json)
+                }
+                var status = ExitStatus.success
+                while let result = try await group.next() {
+                    if let result { status = result }
+                }
+                return status
+            }
+        }
+        if status != .success { throw status.exitCode }
+    }
+}
+
+/// Runs blocking work on a new thread and awaits its end.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try body() })
+        }
+        thread.start()
+    }
+}

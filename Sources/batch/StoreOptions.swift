@@ -1,0 +1,36 @@
+import ArgumentParser
+import BatchStore
+import Foundation
+
+/// Options every command that touches the database shares.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The database file (default: $BATCH_DB, else $XDG_DATA_HOME/batch/batch.db, else ~/.local/share/batch/batch.db).")
+    var db: String?
+
+    @Flag(name: .customLong("no-autostart"), help: "Do not start a daemon when none serves the database (also: BATCH_NO_AUTOSTART=1).")
+    var noAutostart = false
+
+    var path: String { DatabaseLocation.resolve(option: db) }
+
+    func openStore() throws -> SQLiteStore {
+        try SQLiteStore(path: path)
+    }
+
+    var autostart: Bool {
+        !noAutostart && ProcessInfo.processInfo.environment["BATCH_NO_AUTOSTART"] != "1"
+    }
+
+    /// Starts a daemon in the background when none serves the database.
+    func ensureDaemon(_ store: SQLiteStore) throws {
+        guard autostart else { return }
+        try DaemonLauncher(store: store).ensureRunning()
+    }
+}
+
+/// Parses a job id argument.
+func parseJobID(_ text: String) throws -> JobID {
+    guard let id = JobID(parsing: text) else {
+        throw ValidationError("a job id is a positive whole number, not '\(text)'")
+    }
+    return id
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import BatchStore
+import Foundation
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Store items from standard input as a new job and print its id.",
+        discussion: """
+            Prints the job id at once, then stores items as they arrive (one per line, or NUL-separated \
+            with -0): daemons start on the first items before the input ends. Memory stays flat however \
+            long the input is. With --resume, continues the submission of a job whose submitter died: \
+            give it the same input again; items already stored are skipped.
+
+            Examples:
+              find . -name '*.png' | batch submit -- optipng {}
+              batch submit --resume 7 < urls.txt
+
+            \(ExitStatus.helpText)
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var submit: SubmitOptions
+
+    @Option(help: "Continue the submission of this open job from the same input.")
+    var resume: String?
+
+    func validate() throws {
+        if let resume { _ = try parseJobID(resume) } else { try submit.validateCommand() }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let db = try store.openStore()
+            let (jobID, alreadyStored, separator) = try prepareJob(db)
+            if resume == nil { writeAll(1, Array("\(jobID)\n".utf8)) }
+            try store.ensureDaemon(db)
+            let (fd, name) = try submit.openInput()
+            var items = InputItems(fd: fd, separator: separator, maxItemSize: submit.maxItemBytes)
+            _ = try Submitter(store: db, jobID: jobID, alreadyStored: alreadyStored, inputName: name).submit(from: &items)
+        }
+    }
+
+    /// A new job, or the open job to resume (with how many items it has).
+    func prepareJob(_ db: SQLiteStore) throws -> (JobID, Int64, UInt8) {
+        if let resume {
+            let id = try parseJobID(resume)
+            guard let job = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
+            guard job.state == .open else {
+                throw CLIError(.jobState, "job \(id) is \(job.state.rawValue): its input is already complete, nothing to resume")
+            }
+            return (id, job.itemCount, job.spec.nulSeparated ? 0 : 10)
+        }
+        let job = try db.jobCreate(submit.jobSpec(), now: Date())
+        return (job.id, 0, submit.null ? 0 : 10)
+    }
+}

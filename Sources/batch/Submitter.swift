@@ -1,0 +1,87 @@
+import BatchStore
+import Foundation
+
+/// Streams items from an input into a job: batched transactions, so items
+/// become claimable while the input is still arriving, and flat memory
+/// however long the input is.
+///
+/// A batch is written when it holds `batchItems` items or `batchBytes` bytes,
+/// when the input pauses, or when its first item has waited `maxDelay`.
+/// After the input ends the job is sealed.
+struct Submitter {
+    let store: any BatchStore
+    let jobID: JobID
+    /// Items already stored by an earlier submitter (`--resume`): they are read
+    /// again, compared at the last one, and skipped.
+    let alreadyStored: Int64
+    let inputName: String
+    var batchItems = 1000
+    var batchBytes = 1 << 20
+    var maxDelay: TimeInterval = 0.05
+
+    func submit(from input: inout InputItems) throws -> Job {
+        var pending: [Data] = []
+        var pendingBytes = 0
+        var firstPendingLine: Int64 = alreadyStored + 1
+        var oldestPending = Date()
+
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            try store.itemsAppendIfOpen(job: jobID, firstLine: firstPendingLine, items: pending)
+            firstPendingLine += Int64(pending.count)
+            pending.removeAll(keepingCapacity: true)
+            pendingBytes = 0
+        }
+
+        var lastLine: Int64 = 0
+        loop: while true {
+            let event: InputItems.Event
+            do {
+                event = try input.next(waitingWork: !pending.isEmpty)
+            } catch let tooLarge as InputItems.ItemTooLarge {
+                try flush()
+                throw CLIError(
+                    .badInput,
+                    "line \(tooLarge.line) of \(inputName) is over the item size limit (\(input.maxItemSize) bytes, --max-item-size); job \(jobID) keeps the \(tooLarge.line - 1) items before it and stays open: fix the input and run 'batch submit --resume \(jobID)', or 'batch cancel \(jobID)'")
+            }
+            switch event {
+            case .item(let line, let data):
+                lastLine = line
+                if line <= alreadyStored {
+                    if line == alreadyStored { try checkResumePoint(line: line, data: data) }
+                    continue
+                }
+                if pending.isEmpty { oldestPending = Date() }
+                pending.append(data)
+                pendingBytes += data.count
+                if pending.count >= batchItems || pendingBytes >= batchBytes
+                    || Date().timeIntervalSince(oldestPending) >= maxDelay
+                {
+                    try flush()
+                }
+            case .idle:
+                try flush()
+            case .end:
+                break loop
+            }
+        }
+        try flush()
+        if lastLine < alreadyStored {
+            throw CLIError(
+                .badInput,
+                "\(inputName) has \(lastLine) items but job \(jobID) already stores \(alreadyStored): this is not the same input; the job stays open")
+        }
+        return try store.jobSealIfOpen(jobID, now: Date())
+    }
+
+    /// A resumed input must be the one that was submitted: its last stored item
+    /// must match.
+    private func checkResumePoint(line: Int64, data: Data) throws {
+        guard let stored = try store.itemFetch(job: jobID, line: line) else { return }
+        guard stored == data else {
+            throw CLIError(
+                .badInput,
+                "line \(line) of \(inputName) differs from the item job \(jobID) stored there: this is not the same input; the job stays open")
+        }
+    }
+}

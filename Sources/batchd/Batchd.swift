@@ -1,0 +1,115 @@
+import ArgumentParser
+import BatchStore
+import BatchWorker
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The daemon: serves one database with a pool of workers until SIGTERM or
+/// SIGINT, then shuts down gracefully (see `WorkerPool`).
+@main
+struct Batchd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batchd",
+        abstract: "Run the items of batch jobs stored in a database.",
+        discussion: """
+            Claims chunks of items under leases and runs each job's command on each item. Several daemons \
+            may serve one database. On SIGTERM or SIGINT it stops claiming, lets running items finish for \
+            the grace period, kills what still runs and hands unfinished items back.
+
+            Example:
+              batchd --workers 4 --db ~/jobs.db
+
+            Exit status: 0 after a graceful stop, 64 for bad options, 74 when the database cannot be used.
+            """)
+
+    @Option(help: "The database file (default: $BATCH_DB, else $XDG_DATA_HOME/batch/batch.db, else ~/.local/share/batch/batch.db).")
+    var db: String?
+
+    @Option(help: "How many items to run at once (default: the number of cores).")
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "On SIGTERM/SIGINT, how long running items may take to finish before they are killed (e.g. 500ms, 10s, 1m).")
+    var grace: String = "10s"
+
+    @Option(help: "How long a lease on a chunk lasts without renewal; daemons on other hosts take a dead daemon's chunks after this.")
+    var lease: String = "30s"
+
+    @Option(name: .customLong("idle-exit"), help: "Exit after no job has been open or running for this long (used when the CLI starts a daemon).")
+    var idleExit: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard workers >= 1 && workers <= 1024 else { throw ValidationError("--workers must be between 1 and 1024, not \(workers)") }
+        for (name, value) in [("--grace", grace), ("--lease", lease), ("--idle-exit", idleExit ?? "1s")] {
+            guard DurationText.seconds(value) != nil else {
+                throw ValidationError("\(name) takes a duration like 500ms, 10s, 5m or 1h, not '\(value)'")
+            }
+        }
+        guard DurationText.seconds(lease)! >= 1 else { throw ValidationError("--lease must be at least 1s") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "batchd")
+        let path = DatabaseLocation.resolve(option: db)
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore(path: path)
+        } catch {
+            FileHandle.standardError.write(Data("batchd: \(error)\n".utf8))
+            throw ExitCode(74)
+        }
+        let leaseDuration = DurationText.seconds(lease)!
+        let identity = ProcessIdentity.current
+        let now = Date()
+        let record = DaemonRecord(
+            id: UUID().uuidString.lowercased(), host: identity.host, pid: identity.pid, processStart: identity.start,
+            workers: workers, startedAt: now, heartbeatAt: now)
+        do {
+            try store.daemonRegister(record)
+        } catch {
+            FileHandle.standardError.write(Data("batchd: \(error)\n".utf8))
+            throw ExitCode(74)
+        }
+        let maintenance = DaemonMaintenance(
+            store: store, record: record, leaseDuration: leaseDuration, idleExit: idleExit.flatMap(DurationText.seconds),
+            logger: logger)
+        // At once, so that work of a daemon that died here is taken back before the first claim.
+        maintenance.runOnce(now: now)
+        let pool = WorkerPool(
+            store: store, handler: CommandHandler(),
+            configuration: WorkerPoolConfiguration(
+                owner: record.id, workers: workers, leaseDuration: leaseDuration,
+                grace: .milliseconds(Int64(DurationText.seconds(grace)! * 1000))),
+            logger: logger)
+        logger.info("serving \(path) with \(workers) worker(s), pid \(identity.pid)")
+        // Services stop in reverse order: the pool drains first while maintenance keeps its leases alive.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: maintenance, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: pool),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("stopped on an error: \(error)")
+        }
+        do {
+            _ = try store.daemonDeleteReleasingChunks(id: record.id)
+        } catch {
+            logger.error("could not remove this daemon's record: \(error)")
+        }
+        logger.info("stopped")
+    }
+}
