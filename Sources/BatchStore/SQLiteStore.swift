@@ -38,16 +38,37 @@ public final class SQLiteStore: BatchStore {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-            try Self.migrator.migrate(pool)
-        } catch {
-            throw Self.storeError(error, path: path)
+        pool = try Self.openPool(path: path, configuration: config, patience: busyTimeout)
+    }
+
+    /// Opens the pool and migrates the schema. Two processes opening a new
+    /// file at once can collide where SQLite reports "busy" without waiting
+    /// (switching to WAL, upgrading a read to a write); those are retried.
+    private static func openPool(path: String, configuration: Configuration, patience: TimeInterval) throws
+        -> DatabasePool
+    {
+        let deadline = Date().addingTimeInterval(patience)
+        while true {
+            do {
+                try refuseForeignDatabase(at: path)
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
+                    try migrator.migrate(pool)
+                }
+                return pool
+            } catch let error as StoreError {
+                throw error
+            } catch let error as DatabaseError
+                where (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) && Date() < deadline
+            {
+                usleep(UInt32.random(in: 5_000...50_000))
+            } catch {
+                throw storeError(error, path: path)
+            }
         }
     }
 
-    /// Creates the file (owner-only) and its folder when missing; refuses,
-    /// without writing anything, a file that is not a batch database.
+    /// Creates the file (owner-only) and its folder when missing.
     private static func prepareFile(at path: String) throws {
         let manager = FileManager.default
         let folder = (path as NSString).deletingLastPathComponent
@@ -64,7 +85,6 @@ public final class SQLiteStore: BatchStore {
             if isDirectory.boolValue {
                 throw StoreError(.cannotOpen, "\(path) is a directory, not a database file")
             }
-            try refuseForeignDatabase(at: path)
             return
         }
         let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
@@ -82,19 +102,14 @@ public final class SQLiteStore: BatchStore {
         guard size > 0 else { return }
         var config = Configuration()
         config.readonly = true
-        do {
-            let queue = try DatabaseQueue(path: path, configuration: config)
-            let tables = try queue.read { db in
-                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-            try queue.close()
-            if !tables.isEmpty, !(tables.contains("grdb_migrations") && tables.contains("job")) {
-                throw StoreError(.notADatabase, "\(path) is an SQLite database of another program, not a batch database; it was left untouched")
-            }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw storeError(error, path: path)
+        config.busyMode = .timeout(5)
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        let tables = try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        try queue.close()
+        if !tables.isEmpty, !(tables.contains("grdb_migrations") && tables.contains("job")) {
+            throw StoreError(.notADatabase, "\(path) is an SQLite database of another program, not a batch database; it was left untouched")
         }
     }
 

@@ -1,0 +1,232 @@
+import BatchStore
+import Foundation
+import Testing
+
+/// The behaviour every `BatchStore` backend must have. A backend's test suite
+/// calls each of these with a factory that opens a fresh, empty store.
+enum StoreConformance {
+    typealias Factory = () throws -> any BatchStore
+
+    static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func spec(_ command: [String] = ["echo"], chunkSize: ChunkSizePolicy = .fixed(2)) -> JobSpec {
+        JobSpec(
+            command: command, workingDirectory: "/tmp",
+            environment: [Data("PATH=/usr/bin:/bin".utf8), Data([0x4C, 0x41, 0x4E, 0x47, 0x3D, 0xFF, 0xFE])],
+            chunkSize: chunkSize)
+    }
+
+    static func items(_ texts: [String]) -> [Data] { texts.map { Data($0.utf8) } }
+
+    static func ok(_ text: String, at time: Date = t0) -> ItemOutcome {
+        ItemOutcome(status: .succeeded, exitStatus: 0, output: Data(text.utf8), startedAt: time, finishedAt: time)
+    }
+
+    static func claim(_ store: any BatchStore, _ owner: String, at time: Date = t0, lease: TimeInterval = 30)
+        throws -> ChunkLease?
+    {
+        try store.chunkClaim(owner: owner, now: time, leaseDuration: lease) { job, _ in
+            job.spec.chunkSize.storedValue > 0 ? job.spec.chunkSize.storedValue : 1
+        }
+    }
+
+    // MARK: - Jobs
+
+    static func jobRoundTrip(_ make: Factory) throws {
+        let store = try make()
+        let created = try store.jobCreate(spec(["sh", "-c", "echo {}"]), now: t0)
+        #expect(created.state == .open)
+        #expect(created.itemCount == 0)
+        let fetched = try #require(try store.jobFetch(created.id))
+        #expect(fetched == created)
+        #expect(fetched.spec == spec(["sh", "-c", "echo {}"]))
+        #expect(try store.jobFetch(JobID(created.id.rawValue + 100)) == nil)
+        let second = try store.jobCreate(spec(), now: t0)
+        #expect(try store.jobsList(limit: 10).map(\.id) == [second.id, created.id])
+        #expect(try store.jobsList(limit: 1).map(\.id) == [second.id])
+    }
+
+    static func appendKeepsOrderAndBytes(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(), now: t0)
+        let binary = Data([0xFF, 0x00, 0xC3, 0x28])
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["a", "b"]))
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 3, items: [binary])
+        #expect(try store.jobFetch(job.id)?.itemCount == 3)
+        #expect(try store.itemFetch(job: job.id, line: 3) == binary)
+        #expect(try store.itemFetch(job: job.id, line: 4) == nil)
+        // A second submitter writing the same lines fails instead of interleaving.
+        let error = #expect(throws: StoreError.self) {
+            try store.itemsAppendIfOpen(job: job.id, firstLine: 2, items: items(["x"]))
+        }
+        #expect(error?.code == .itemOrder)
+        #expect(try store.jobFetch(job.id)?.itemCount == 3)
+    }
+
+    static func sealing(_ make: Factory) throws {
+        let store = try make()
+        let empty = try store.jobCreate(spec(), now: t0)
+        let sealedEmpty = try store.jobSealIfOpen(empty.id, now: t0)
+        #expect(sealedEmpty.state == .complete, "an empty job completes as soon as it is sealed")
+        let job = try store.jobCreate(spec(), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["a"]))
+        #expect(try store.jobSealIfOpen(job.id, now: t0).state == .sealed)
+        #expect(throws: StoreError.self) { try store.jobSealIfOpen(job.id, now: t0) }
+        let appendError = #expect(throws: StoreError.self) {
+            try store.itemsAppendIfOpen(job: job.id, firstLine: 2, items: items(["b"]))
+        }
+        #expect(appendError?.code == .jobState)
+        let missing = #expect(throws: StoreError.self) { try store.jobSealIfOpen(JobID(9999), now: t0) }
+        #expect(missing?.code == .jobNotFound)
+    }
+
+    // MARK: - Claims and results
+
+    static func claimsInInputOrderWhileInputArrives(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(2)), now: t0)
+        #expect(try claim(store, "d1") == nil, "nothing to claim before items arrive")
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3"]))
+        let first = try #require(try claim(store, "d1"))
+        #expect((first.firstLine, first.lastLine) == (1, 2))
+        let second = try #require(try claim(store, "d2"))
+        #expect((second.firstLine, second.lastLine) == (3, 3), "a chunk never waits for items not yet stored")
+        #expect(try claim(store, "d1") == nil)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 4, items: items(["4"]))
+        let third = try #require(try claim(store, "d1"))
+        #expect((third.firstLine, third.lastLine) == (4, 4))
+        #expect(try store.itemsPending(for: first, afterLine: 0, limit: 10).map(\.line) == [1, 2])
+    }
+
+    static func recordingAssignsCompletionOrderAndCompletes(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(1)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "5", "3"]))
+        _ = try store.jobSealIfOpen(job.id, now: t0)
+        let leases = try (0..<3).map { _ in try #require(try claim(store, "d1")) }
+        // Finish in the order 1, 3, 2.
+        for lease in [leases[0], leases[2], leases[1]] {
+            let outcome = try store.resultsRecordIfLeaseHeld(
+                lease, results: [(lease.firstLine, ok("r\(lease.firstLine)"), 1)], completesChunk: true, now: t0)
+            #expect(outcome == .recorded)
+        }
+        let done = try #require(try store.jobFetch(job.id))
+        #expect(done.state == .complete)
+        #expect(done.finishedCount == 3)
+        #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.line) == [1, 2, 3])
+        let byCompletion = try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 10)
+        #expect(byCompletion.map(\.line) == [1, 3, 2])
+        #expect(byCompletion.map(\.sequence) == [1, 2, 3])
+        #expect(try store.resultsBySequence(job: job.id, afterSequence: 1, limit: 1).map(\.line) == [3])
+        #expect(try store.resultsByLine(job: job.id, afterLine: 1, limit: 10).map(\.outcome.output) == items(["r2", "r3"]))
+        #expect(try claim(store, "d1") == nil, "a complete job has nothing to claim")
+    }
+
+    static func failuresAreCountedAndBytesKept(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(2)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["a", "b"]))
+        let lease = try #require(try claim(store, "d1"))
+        let binary = Data([0xFF, 0xFE, 0x00, 0x0A])
+        let failure = ItemOutcome(
+            status: .failed, exitStatus: 3, output: Data(), errorOutput: Data("boom\n".utf8), startedAt: t0,
+            finishedAt: t0)
+        #expect(try store.resultsRecordIfLeaseHeld(
+            lease, results: [(1, ok(String(decoding: binary, as: UTF8.self)), 1), (2, failure, 1)],
+            completesChunk: true, now: t0) == .recorded)
+        let job2 = try #require(try store.jobFetch(job.id))
+        #expect(job2.failedCount == 1)
+        #expect(job2.succeededCount == 1)
+        let results = try store.resultsByLine(job: job.id, afterLine: 0, limit: 10)
+        #expect(results[1].outcome.status == .failed)
+        #expect(results[1].outcome.exitStatus == 3)
+        #expect(results[1].outcome.errorOutput == Data("boom\n".utf8))
+        // Raw bytes survive too.
+        let job3 = try store.jobCreate(spec(chunkSize: .fixed(1)), now: t0)
+        try store.itemsAppendIfOpen(job: job3.id, firstLine: 1, items: [binary])
+        let lease3 = try #require(try claim(store, "d1"))
+        var outcome = ok("")
+        outcome.output = binary
+        _ = try store.resultsRecordIfLeaseHeld(lease3, results: [(1, outcome, 1)], completesChunk: true, now: t0)
+        #expect(try store.resultsByLine(job: job3.id, afterLine: 0, limit: 1).first?.outcome.output == binary)
+    }
+
+    /// The fencing guarantee: after a take-over, the old holder's write is
+    /// rejected and each item ends with exactly one result.
+    static func staleWriterIsFenced(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(3)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3"]))
+        _ = try store.jobSealIfOpen(job.id, now: t0)
+        let old = try #require(try claim(store, "dead"))
+        #expect(try store.resultsRecordIfLeaseHeld(old, results: [(1, ok("old-1"), 1)], completesChunk: false, now: t0) == .recorded)
+        // The holder is found dead: its chunk goes back and another daemon takes it.
+        #expect(try store.daemonDeleteReleasingChunks(id: "dead") == 1)
+        let new = try #require(try claim(store, "alive"))
+        #expect(new.chunkID == old.chunkID)
+        #expect(new.fence > old.fence)
+        #expect(try store.leaseStatus(old) == .lost)
+        #expect(try store.leaseStatus(new) == .held)
+        #expect(try store.itemsPending(for: new, afterLine: 0, limit: 10).map(\.line) == [2, 3], "recorded items are not run again")
+        #expect(try store.resultsRecordIfLeaseHeld(old, results: [(2, ok("old-2"), 1)], completesChunk: false, now: t0) == .leaseLost)
+        #expect(try store.resultsRecordIfLeaseHeld(
+            new, results: [(2, ok("new-2"), 1), (3, ok("new-3"), 1)], completesChunk: true, now: t0) == .recorded)
+        let outputs = try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.outcome.output)
+        #expect(outputs == items(["old-1", "new-2", "new-3"]))
+        #expect(try store.jobFetch(job.id)?.state == .complete)
+    }
+
+    static func expiredLeasesAreHandedBackAndRenewalsKeepThem(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(1)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2"]))
+        let kept = try #require(try claim(store, "renewing", lease: 10))
+        let lapsed = try #require(try claim(store, "silent", lease: 10))
+        #expect(try store.chunksRenewLeases(owner: "renewing", now: t0.addingTimeInterval(8), leaseDuration: 10) == 1)
+        #expect(try store.chunksReleaseExpired(now: t0.addingTimeInterval(5)) == 0)
+        #expect(try store.chunksReleaseExpired(now: t0.addingTimeInterval(12)) == 1)
+        #expect(try store.leaseStatus(kept) == .held)
+        #expect(try store.leaseStatus(lapsed) == .lost)
+        let retaken = try #require(try claim(store, "other", at: t0.addingTimeInterval(12)))
+        #expect(retaken.firstLine == lapsed.firstLine)
+    }
+
+    static func releasedChunksComeBeforeNewOnes(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(1)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3"]))
+        let first = try #require(try claim(store, "d1"))
+        try store.chunkReleaseIfLeaseHeld(first)
+        #expect(try store.leaseStatus(first) == .lost)
+        let again = try #require(try claim(store, "d2"))
+        #expect(again.firstLine == 1, "handed-back work is claimed first, keeping input order")
+        _ = try #require(try claim(store, "d2"))
+        #expect(try store.chunksReleaseOwned(owner: "d2") == 2)
+    }
+
+    static func cancelStopsClaimsAndRecords(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(1)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2"]))
+        let lease = try #require(try claim(store, "d1"))
+        #expect(try store.jobCancelIfRunnable(job.id, now: t0))
+        #expect(try store.jobCancelIfRunnable(job.id, now: t0) == false, "cancelling twice is a no-op")
+        #expect(try store.leaseStatus(lease) == .jobEnded)
+        #expect(try store.resultsRecordIfLeaseHeld(lease, results: [(1, ok("late"), 1)], completesChunk: true, now: t0) == .jobEnded)
+        #expect(try claim(store, "d1") == nil)
+        #expect(try store.jobFetch(job.id)?.state == .cancelled)
+        #expect(try store.jobsRunnableExist() == false)
+    }
+
+    static func daemonRecords(_ make: Factory) throws {
+        let store = try make()
+        let record = DaemonRecord(id: "d1", host: "h", pid: 42, processStart: 7, workers: 3, startedAt: t0, heartbeatAt: t0)
+        try store.daemonRegister(record)
+        #expect(try store.daemonsList() == [record])
+        #expect(try store.daemonHeartbeat(id: "d1", now: t0.addingTimeInterval(1)))
+        #expect(try store.daemonsList().first?.heartbeatAt == t0.addingTimeInterval(1))
+        #expect(try store.daemonDeleteReleasingChunks(id: "d1") == 0)
+        #expect(try store.daemonHeartbeat(id: "d1", now: t0) == false, "a removed daemon learns it must register again")
+        #expect(try store.daemonsList().isEmpty)
+    }
+}
