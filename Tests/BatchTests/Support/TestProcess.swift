@@ -92,11 +92,12 @@ final class TestProcess: Sendable {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            readers.wait()
+            // Not waiting for the pipes: a process it started may hold them open.
+            _ = readers.wait(timeout: .now() + 2)
             return nil
         }
         process.waitUntilExit()
-        readers.wait()
+        _ = readers.wait(timeout: .now() + 10)
         return process.terminationStatus
     }
 

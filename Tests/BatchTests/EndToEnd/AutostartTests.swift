@@ -1,0 +1,37 @@
+import BatchStore
+import Foundation
+import Testing
+
+extension EndToEnd {
+    @Suite struct Autostart {
+        @Test func runStartsADaemonWhenNoneServes() throws {
+            let env = BatchEnvironment()
+            var environment = env.environment
+            environment.removeValue(forKey: "BATCH_NO_AUTOSTART")
+            let run = try env.start(["run", "--", "echo"], input: (1...10).map { "\($0)\n" }.joined(), environment: environment)
+            let status = run.wait(timeout: 60)
+            let daemons = try env.store().daemonsList()
+            for daemon in daemons { kill(daemon.pid, SIGKILL) }
+            let log = (try? String(contentsOfFile: env.dbPath + "-batchd.log", encoding: .utf8)) ?? "(no daemon log)"
+            #expect(status == 0, "daemon log: \(log)")
+            #expect(status == 0, "\(run.stderrText)")
+            #expect(run.stdoutText == (1...10).map { "\($0)\n" }.joined())
+            #expect(daemons.count == 1)
+            let mode = try FileManager.default.attributesOfItem(atPath: env.dbPath)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+
+        @Test func noAutostartLeavesTheJobWaiting() throws {
+            let env = BatchEnvironment()
+            let result = try env.batch(["wait", "--timeout", "300ms", try submitOne(env)])
+            #expect(result.status == 124)
+            #expect(result.err.contains("still running"))
+            #expect(try env.store().daemonsList().isEmpty)
+        }
+
+        func submitOne(_ env: BatchEnvironment) throws -> String {
+            let submitted = try env.batch(["submit", "--", "echo"], input: "x\n")
+            return submitted.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+}
