@@ -49,7 +49,11 @@ let package = Package(
         ),
         .testTarget(
             name: "BatchTests",
-            dependencies: ["BatchStore", "BatchWorker", "batch", "batchd"]
+            dependencies: [
+                "BatchStore", "BatchWorker", "batch", "batchd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )

@@ -1,0 +1,33 @@
+import BatchStore
+import BatchWorker
+import Foundation
+import Testing
+
+@Suite struct CommandLineBuilderTests {
+    func text(_ argv: [[UInt8]]) -> [String] { argv.map { String(decoding: $0, as: UTF8.self) } }
+
+    @Test func appendsTheItemWithoutPlaceholder() {
+        let builder = CommandLineBuilder(command: ["gzip", "-k"])
+        #expect(text(builder.argv(for: Data("a b.txt".utf8))) == ["gzip", "-k", "a b.txt"])
+    }
+
+    @Test func replacesEveryPlaceholder() {
+        let builder = CommandLineBuilder(command: ["cp", "{}", "backup/{}.bak"])
+        #expect(text(builder.argv(for: Data("x".utf8))) == ["cp", "x", "backup/x.bak"])
+    }
+
+    @Test func keepsRawBytes() {
+        let item = Data([0xFF, 0x41])
+        #expect(CommandLineBuilder(command: ["echo"]).argv(for: item).last == [0xFF, 0x41])
+    }
+
+    @Test func durations() {
+        #expect(DurationText.seconds("500ms") == 0.5)
+        #expect(DurationText.seconds("2s") == 2)
+        #expect(DurationText.seconds("5m") == 300)
+        #expect(DurationText.seconds("1h") == 3600)
+        #expect(DurationText.seconds("1.5") == 1.5)
+        #expect(DurationText.seconds("-1s") == nil)
+        #expect(DurationText.seconds("soon") == nil)
+    }
+}

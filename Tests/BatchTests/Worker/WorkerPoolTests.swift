@@ -1,0 +1,150 @@
+import BatchStore
+import BatchWorker
+import Foundation
+import Logging
+import ServiceLifecycleTestKit
+import Synchronization
+import Testing
+
+/// The worker pool in-process, with Swift closures as handlers and a real
+/// SQLite file.
+@Suite struct WorkerPoolTests {
+    let directory = TemporaryDirectory()
+    let logger = Logger(label: "test")
+
+    func makeJob(_ store: SQLiteStore, items: Int, chunkSize: ChunkSizePolicy = .auto) throws -> JobID {
+        let job = try store.jobCreate(
+            JobSpec(command: ["unused"], workingDirectory: "/", environment: [], chunkSize: chunkSize), now: Date())
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: (1...items).map { Data("item-\($0)".utf8) })
+        _ = try store.jobSealIfOpen(job.id, now: Date())
+        return job.id
+    }
+
+    func until(_ timeout: Double = 30, _ condition: () throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return try condition()
+    }
+
+    @Test func runsEveryItemOnceAndRecordsItsResult() async throws {
+        let store = try SQLiteStore(path: directory.file("pool.db"))
+        let id = try makeJob(store, items: 200)
+        let runs = Mutex<[Int64: Int]>([:])
+        let handler = ClosureHandler { item, _ in
+            runs.withLock { $0[item.line, default: 0] += 1 }
+            return item.data + Data("!".utf8)
+        }
+        let pool = WorkerPool(
+            store: store, handler: handler, configuration: WorkerPoolConfiguration(owner: "pool", workers: 3),
+            logger: logger)
+        try await testGracefulShutdown { trigger in
+            async let running: Void = pool.run()
+            #expect(try await until { try store.jobFetch(id)?.state == .complete })
+            trigger.triggerGracefulShutdown()
+            try await running
+        }
+        let results = try store.resultsByLine(job: id, afterLine: 0, limit: 1000)
+        #expect(results.map(\.line) == Array(1...200))
+        #expect(results.allSatisfy { $0.outcome.output == Data("item-\($0.line)!".utf8) })
+        #expect(runs.withLock { $0.values.allSatisfy { $0 == 1 } && $0.count == 200 })
+    }
+
+    @Test func failuresAreRecordedAsValues() async throws {
+        struct Refused: Error, CustomStringConvertible { var description: String { "refused" } }
+        let store = try SQLiteStore(path: directory.file("fail.db"))
+        let id = try makeJob(store, items: 10, chunkSize: .fixed(4))
+        let handler = ClosureHandler { item, _ in
+            if item.line % 3 == 0 { throw Refused() }
+            return item.data
+        }
+        let pool = WorkerPool(
+            store: store, handler: handler, configuration: WorkerPoolConfiguration(owner: "pool", workers: 2),
+            logger: logger)
+        try await testGracefulShutdown { trigger in
+            async let running: Void = pool.run()
+            #expect(try await until { try store.jobFetch(id)?.state == .complete })
+            trigger.triggerGracefulShutdown()
+            try await running
+        }
+        let job = try #require(try store.jobFetch(id))
+        #expect(job.failedCount == 3)
+        let failed = try store.resultsByLine(job: id, afterLine: 0, limit: 100).filter { $0.outcome.status == .failed }
+        #expect(failed.map(\.line) == [3, 6, 9])
+        #expect(failed.first?.outcome.reason == "refused")
+    }
+
+    @Test func gracefulStopPastGraceKillsAndHandsBack() async throws {
+        let store = try SQLiteStore(path: directory.file("grace.db"))
+        let id = try makeJob(store, items: 4, chunkSize: .fixed(2))
+        let started = Atomic<Int>(0)
+        let handler = ClosureHandler { item, _ in
+            started.add(1, ordering: .relaxed)
+            try await Task.sleep(for: .seconds(600))
+            return item.data
+        }
+        let pool = WorkerPool(
+            store: store, handler: handler,
+            configuration: WorkerPoolConfiguration(owner: "pool", workers: 2, grace: .milliseconds(100)),
+            logger: logger)
+        let began = Date()
+        try await testGracefulShutdown { trigger in
+            async let running: Void = pool.run()
+            #expect(try await until { started.load(ordering: .relaxed) == 2 })
+            trigger.triggerGracefulShutdown()
+            try await running
+        }
+        #expect(Date().timeIntervalSince(began) < 60, "the grace period ended the 600 s items")
+        // Both chunks were handed back: another daemon claims them at once, from line 1.
+        let next = try #require(try store.chunkClaim(owner: "other", now: Date(), leaseDuration: 30) { _, _ in 2 })
+        #expect(next.firstLine == 1)
+        #expect(try store.jobFetch(id)?.finishedCount == 0)
+    }
+
+    @Test func lostLeaseStopsTheItemAndRecordsNothing() async throws {
+        let store = try SQLiteStore(path: directory.file("lost.db"))
+        let id = try makeJob(store, items: 1, chunkSize: .fixed(1))
+        let cancelled = Atomic<Bool>(false)
+        let handler = ClosureHandler { item, _ in
+            do {
+                try await Task.sleep(for: .seconds(600))
+            } catch {
+                cancelled.store(true, ordering: .relaxed)
+                throw error
+            }
+            return item.data
+        }
+        let pool = WorkerPool(
+            store: store, handler: handler,
+            configuration: WorkerPoolConfiguration(owner: "slow", workers: 1, watchInterval: .milliseconds(20)),
+            logger: logger)
+        try await testGracefulShutdown { trigger in
+            async let running: Void = pool.run()
+            // The pool holds the chunk; then it is declared dead and another daemon takes the chunk over.
+            #expect(try await until { try store.chunksRenewLeases(owner: "slow", now: Date(), leaseDuration: 30) == 1 })
+            _ = try store.daemonDeleteReleasingChunks(id: "slow")
+            let takeover = try #require(try store.chunkClaim(owner: "fast", now: Date(), leaseDuration: 30) { _, _ in 1 })
+            #expect(try await until { cancelled.load(ordering: .relaxed) }, "the stale run was stopped")
+            let outcome = ItemOutcome(status: .succeeded, output: Data("fast".utf8), startedAt: Date(), finishedAt: Date())
+            #expect(try store.resultsRecordIfLeaseHeld(takeover, results: [(1, outcome, 1)], completesChunk: true, now: Date()) == .recorded)
+            trigger.triggerGracefulShutdown()
+            try await running
+        }
+        #expect(try store.resultsByLine(job: id, afterLine: 0, limit: 10).map(\.outcome.output) == [Data("fast".utf8)])
+    }
+
+    @Test func adaptiveChunksGrowWithFastItemsAndShareTheRest() {
+        let sizer = AdaptiveChunkSizer(workers: 2, targetChunkDuration: 0.25)
+        let job = Job(
+            id: JobID(1), spec: JobSpec(command: ["x"], workingDirectory: "/", environment: []), state: .sealed,
+            itemCount: 100_000, finishedCount: 0, failedCount: 0, createdAt: Date(), sealedAt: nil, finishedAt: nil)
+        #expect(sizer.size(for: job, unclaimed: 100_000) == 1, "nothing measured yet")
+        for _ in 0..<20 { sizer.observe(job: job.id, seconds: 0.001) }
+        #expect((200...300).contains(sizer.size(for: job, unclaimed: 100_000)))
+        #expect(sizer.size(for: job, unclaimed: 10) == 5, "never more than a worker's share of what is left")
+        for _ in 0..<50 { sizer.observe(job: job.id, seconds: 2) }
+        #expect(sizer.size(for: job, unclaimed: 100_000) == 1)
+    }
+}
