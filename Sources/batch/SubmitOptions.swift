@@ -20,7 +20,7 @@ struct SubmitOptions: ParsableArguments {
     var maxItemSize: String = "1M"
 
     @Argument(
-        parsing: .captureForPassthrough,
+        parsing: .remaining,
         help: "The command to run for each item, after --. Each {} is replaced by the item; without {}, the item is the last argument.")
     var command: [String] = []
 

@@ -55,6 +55,18 @@ extension EndToEnd {
             #expect(waited.out == Self.expected(count).map { $0 + "\n" }.joined())
         }
 
+        @Test func twoDaemonsShareOneJob() throws {
+            let env = BatchEnvironment()
+            let first = try env.startDaemon(["--workers", "2"])
+            let second = try env.startDaemon(["--workers", "2"])
+            let count = 300
+            let id = try submit(env, count, extra: ["--chunksize", "5"])
+            #expect(try env.waitForJobEnd(id)?.state == .complete)
+            try checkRecorded(env, id, count: count)
+            #expect(try env.store().daemonsList().count == 2)
+            #expect(first.isRunning && second.isRunning)
+        }
+
         @Test func killedSubmitterIsResumedFromTheSameInput() throws {
             let env = BatchEnvironment()
             try env.startDaemon(["--workers", "2"])
