@@ -46,6 +46,14 @@ public protocol BatchStore: Sendable {
     /// run and record nothing more for it.
     func jobCancelIfRunnable(_ id: JobID, now: Date) throws -> Bool
 
+    /// Puts a finished job's failed items (or, with `lines`, those of the
+    /// listed lines that failed) back to pending, and the job back to running:
+    /// sealed, or open if its input never completed. Items that succeeded are
+    /// never reset; items that never ran (a cancelled or halted job) run too.
+    /// Returns how many failed results were removed. Throws `.jobState` when
+    /// the job is still running or there is nothing to run again.
+    func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, now: Date) throws -> Int
+
     // MARK: - Leases
 
     /// Claims the next work in input order: first a chunk that was handed back
@@ -94,6 +102,10 @@ public protocol BatchStore: Sendable {
 
     /// Results in completion order, with sequence numbers greater than `afterSequence`.
     func resultsBySequence(job: JobID, afterSequence: Int64, limit: Int) throws -> [ItemResult]
+
+    /// The median runtime, in seconds, of the job's most recent 1,001
+    /// successful items; `nil` before the first success.
+    func resultsMedianDuration(job: JobID) throws -> Double?
 
     // MARK: - Daemons
 

@@ -31,6 +31,9 @@ public struct ChunkLease: Sendable, Hashable {
 /// Whether a lease still entitles its holder to record results.
 public enum LeaseStatus: Sendable, Hashable {
     case held
+    /// The job halted with `--halt soon`: the item running now may finish and
+    /// record its result, but nothing new may start.
+    case draining
     /// Another daemon holds the chunk now, or it was handed back.
     case lost
     /// The job was cancelled (or otherwise ended): stop working on it.
@@ -40,6 +43,9 @@ public enum LeaseStatus: Sendable, Hashable {
 /// What became of a result the worker tried to record.
 public enum RecordOutcome: Sendable, Hashable {
     case recorded
+    /// Recorded, but the job has ended (its halt policy was reached, perhaps by
+    /// this very result): start nothing more for it.
+    case recordedJobEnded
     /// The writer no longer holds the chunk: the result was not recorded.
     case leaseLost
     /// The job was cancelled: the result was not recorded.

@@ -14,11 +14,14 @@ public struct Job: Sendable, Hashable, Identifiable {
     public var createdAt: Date
     public var sealedAt: Date?
     public var finishedAt: Date?
+    /// Why the job failed, when its halt policy stopped it.
+    public var haltReason: String?
 
     public init(
         id: JobID, spec: JobSpec, state: JobState, itemCount: Int64, finishedCount: Int64,
-        failedCount: Int64, createdAt: Date, sealedAt: Date?, finishedAt: Date?
+        failedCount: Int64, createdAt: Date, sealedAt: Date?, finishedAt: Date?, haltReason: String? = nil
     ) {
+        self.haltReason = haltReason
         self.id = id
         self.spec = spec
         self.state = state

@@ -16,18 +16,40 @@ public struct JobSpec: Sendable, Hashable {
     public var chunkSize: ChunkSizePolicy
     /// Items are separated by a NUL byte instead of a newline.
     public var nulSeparated: Bool
+    /// How many times a failed item is run again (0: never).
+    public var retries: Int
+    /// The base delay before a retry, in seconds: the n-th retry waits about
+    /// `retryDelay * 2^(n-1)` (with jitter, at most 5 minutes).
+    public var retryDelay: Double
+    public var timeout: ItemTimeout?
+    /// The largest output (stdout) an item may produce, in bytes; past it the
+    /// command is stopped and the item fails.
+    public var maxOutput: Int
+    public var halt: HaltPolicy?
+
+    public static let defaultMaxOutput = 16 << 20
 
     public init(
         command: [String],
         workingDirectory: String,
         environment: [Data],
         chunkSize: ChunkSizePolicy = .auto,
-        nulSeparated: Bool = false
+        nulSeparated: Bool = false,
+        retries: Int = 0,
+        retryDelay: Double = 1,
+        timeout: ItemTimeout? = nil,
+        maxOutput: Int = JobSpec.defaultMaxOutput,
+        halt: HaltPolicy? = nil
     ) {
         self.command = command
         self.workingDirectory = workingDirectory
         self.environment = environment
         self.chunkSize = chunkSize
         self.nulSeparated = nulSeparated
+        self.retries = retries
+        self.retryDelay = retryDelay
+        self.timeout = timeout
+        self.maxOutput = maxOutput
+        self.halt = halt
     }
 }

@@ -39,7 +39,7 @@ public struct ResultStream: Sendable {
     }
 
     /// The next results, waiting for them; `nil` once the job has ended and
-    /// every entry was delivered (or, for a cancelled job, every recorded one).
+    /// every recorded entry was delivered (for a complete job: every item).
     /// Throws `StoreError(.jobNotFound)` when the job does not exist.
     public mutating func next() async throws -> [ItemResult]? {
         var delay = pollInterval.lowerBound
@@ -49,12 +49,13 @@ public struct ResultStream: Sendable {
             guard let job = try store.jobFetch(self.job) else {
                 throw StoreError(.jobNotFound, "no job \(self.job)")
             }
-            let page = try fetchPage(contiguous: job.state != .cancelled)
+            // A job that ended early (cancelled, halted) has gaps: deliver what there is.
+            let page = try fetchPage(contiguous: job.state.isRunnable || job.state == .complete)
             if let last = page.last {
                 cursor = order == .input ? last.line : last.sequence
                 return page
             }
-            if job.state == .cancelled || (job.state == .complete && cursor >= job.itemCount) {
+            if job.state.isFinal {
                 finalJob = job
                 return nil
             }

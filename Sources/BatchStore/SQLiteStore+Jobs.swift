@@ -3,8 +3,9 @@ import GRDB
 
 extension SQLiteStore {
     static let jobColumns = """
-        id, command, working_directory, environment, chunk_size, nul_separated, state, item_count,
-        finished_count, failed_count, created_at, sealed_at, finished_at
+        id, command, working_directory, environment, chunk_size, nul_separated, retries, retry_delay,
+        timeout_seconds, timeout_percent, max_output, halt_when, halt_fail_count, halt_fail_percent, halt_reason,
+        state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at
         """
 
     static func job(from row: Row) throws -> Job {
@@ -17,12 +18,28 @@ extension SQLiteStore {
         guard let state = JobState(rawValue: stateText) else {
             throw StoreError(.storage, "job \(row["id"] as Int64) has an unknown state '\(stateText)'")
         }
+        var timeout: ItemTimeout?
+        if let seconds: Double = row["timeout_seconds"] { timeout = .seconds(seconds) }
+        if let percent: Double = row["timeout_percent"] { timeout = .percentOfMedian(percent) }
+        var halt: HaltPolicy?
+        if let whenText: String = row["halt_when"], let when = HaltPolicy.When(rawValue: whenText) {
+            if let count: Int64 = row["halt_fail_count"] {
+                halt = HaltPolicy(when: when, threshold: .count(count))
+            } else if let percent: Double = row["halt_fail_percent"] {
+                halt = HaltPolicy(when: when, threshold: .percent(percent))
+            }
+        }
         let spec = JobSpec(
             command: command,
             workingDirectory: row["working_directory"],
             environment: environment,
             chunkSize: ChunkSizePolicy(storedValue: row["chunk_size"]),
-            nulSeparated: row["nul_separated"])
+            nulSeparated: row["nul_separated"],
+            retries: row["retries"],
+            retryDelay: row["retry_delay"],
+            timeout: timeout,
+            maxOutput: row["max_output"],
+            halt: halt)
         return Job(
             id: JobID(row["id"]),
             spec: spec,
@@ -32,7 +49,8 @@ extension SQLiteStore {
             failedCount: row["failed_count"],
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             sealedAt: (row["sealed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            haltReason: row["halt_reason"])
     }
 
     static func fetchJob(_ db: Database, _ id: JobID) throws -> Job? {
@@ -52,14 +70,32 @@ extension SQLiteStore {
             if index > 0 { environment.append(0) }
             environment.append(entry)
         }
+        var timeoutSeconds: Double?
+        var timeoutPercent: Double?
+        switch spec.timeout {
+        case .seconds(let seconds): timeoutSeconds = seconds
+        case .percentOfMedian(let percent): timeoutPercent = percent
+        case nil: break
+        }
+        var haltCount: Int64?
+        var haltPercent: Double?
+        switch spec.halt?.threshold {
+        case .count(let count): haltCount = count
+        case .percent(let percent): haltPercent = percent
+        case nil: break
+        }
         return try write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO job (command, working_directory, environment, chunk_size, nul_separated, state, created_at)
-                    VALUES (?, ?, ?, ?, ?, 'open', ?)
+                    INSERT INTO job (command, working_directory, environment, chunk_size, nul_separated, retries,
+                                     retry_delay, timeout_seconds, timeout_percent, max_output, halt_when,
+                                     halt_fail_count, halt_fail_percent, state, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)
                     """,
                 arguments: [command, spec.workingDirectory, environment, spec.chunkSize.storedValue,
-                            spec.nulSeparated, now.timeIntervalSince1970])
+                            spec.nulSeparated, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
+                            spec.maxOutput, spec.halt?.when.rawValue, haltCount, haltPercent,
+                            now.timeIntervalSince1970])
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))
         }
     }
@@ -125,14 +161,72 @@ extension SQLiteStore {
     public func jobCancelIfRunnable(_ id: JobID, now: Date) throws -> Bool {
         try write { db in
             _ = try Self.requireJob(db, id)
+            // Chunks are left as they are: their holders notice the job ended,
+            // kill what they run and hand them back.
             try db.execute(
                 sql: "UPDATE job SET state = 'cancelled', finished_at = ? WHERE id = ? AND state IN ('open', 'sealed')",
                 arguments: [now.timeIntervalSince1970, id.rawValue])
-            guard db.changesCount > 0 else { return false }
-            try db.execute(
-                sql: "UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL WHERE job_id = ? AND state <> 'done'",
+            return db.changesCount > 0
+        }
+    }
+
+    public func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, now: Date) throws -> Int {
+        try write { db in
+            let job = try Self.requireJob(db, id)
+            guard job.state.isFinal else {
+                throw StoreError(.jobState, "job \(id) is still \(job.state.rawValue); retry it once it has ended (or cancel it)")
+            }
+            if let lines, let bad = lines.first(where: { $0 < 1 || $0 > job.itemCount }) {
+                throw StoreError(.jobState, "job \(id) has no line \(bad) (it has \(job.itemCount) items)")
+            }
+            var failed = try Int64.fetchAll(
+                db, sql: "SELECT line FROM result WHERE job_id = ? AND status = 'failed' ORDER BY line",
                 arguments: [id.rawValue])
-            return true
+            if let lines {
+                let wanted = Set(lines)
+                failed = failed.filter { wanted.contains($0) }
+            }
+            let neverRan = job.itemCount - job.finishedCount
+            guard !failed.isEmpty || neverRan > 0 else {
+                throw StoreError(.jobState, "job \(id) has no failed or unfinished items\(lines == nil ? "" : " among those lines") to run again")
+            }
+            let delete = try db.cachedStatement(sql: "DELETE FROM result WHERE job_id = ? AND line = ?")
+            for line in failed { try delete.execute(arguments: [id.rawValue, line]) }
+
+            // Unfinished chunks (held by no one now that the job has ended) go
+            // back with a new fence, so a straggler from before cannot record.
+            let open = try Row.fetchAll(
+                db, sql: "SELECT first_line, last_line FROM chunk WHERE job_id = ? AND state <> 'done'",
+                arguments: [id.rawValue]
+            ).map { (first: $0["first_line"] as Int64, last: $0["last_line"] as Int64) }
+            try db.execute(
+                sql: """
+                    UPDATE chunk SET state = 'released', owner = NULL, lease_expires_at = NULL, fence = fence + 1
+                    WHERE job_id = ? AND state <> 'done'
+                    """,
+                arguments: [id.rawValue])
+            // Reset lines in finished chunks get new chunks, one per run of consecutive lines.
+            let uncovered = failed.filter { line in !open.contains { $0.first <= line && line <= $0.last } }
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO chunk (job_id, first_line, last_line, state, fence) VALUES (?, ?, ?, 'released', 1)
+                """)
+            var index = 0
+            while index < uncovered.count {
+                var end = index
+                while end + 1 < uncovered.count, uncovered[end + 1] == uncovered[end] + 1, end - index < 999 { end += 1 }
+                try insert.execute(arguments: [id.rawValue, uncovered[index], uncovered[end]])
+                index = end + 1
+            }
+            let count = Int64(failed.count)
+            try db.execute(
+                sql: """
+                    UPDATE job SET finished_count = finished_count - ?, failed_count = failed_count - ?,
+                        state = CASE WHEN sealed_at IS NULL THEN 'open' ELSE 'sealed' END,
+                        finished_at = NULL, halt_reason = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [count, count, id.rawValue])
+            return failed.count
         }
     }
 }

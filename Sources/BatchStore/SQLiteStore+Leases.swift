@@ -64,22 +64,32 @@ extension SQLiteStore {
         }
     }
 
-    static func leaseStatus(_ db: Database, _ lease: ChunkLease) throws -> (LeaseStatus, finishedCount: Int64) {
+    /// The lease's status, with what recording under it needs to know.
+    static func leaseStatus(_ db: Database, _ lease: ChunkLease)
+        throws -> (status: LeaseStatus, nextSequence: Int64, job: Job?)
+    {
         guard let row = try Row.fetchOne(
             db.cachedStatement(sql: """
-                SELECT chunk.state AS chunk_state, chunk.fence, job.state AS job_state, job.finished_count
+                SELECT chunk.state AS chunk_state, chunk.fence AS chunk_fence, job.*
                 FROM chunk JOIN job ON job.id = chunk.job_id WHERE chunk.id = ?
                 """),
             arguments: [lease.chunkID])
-        else { return (.jobEnded, 0) }
-        let jobState = JobState(rawValue: row["job_state"]) ?? .cancelled
-        guard jobState.isRunnable else { return (.jobEnded, row["finished_count"]) }
-        let held = (row["chunk_state"] as String) == "leased" && (row["fence"] as Int64) == lease.fence
-        return (held ? .held : .lost, row["finished_count"])
+        else { return (.jobEnded, 0, nil) }
+        let job = try Self.job(from: row)
+        let held = (row["chunk_state"] as String) == "leased" && (row["chunk_fence"] as Int64) == lease.fence
+        let status: LeaseStatus
+        if job.state.isRunnable {
+            status = held ? .held : .lost
+        } else if job.state == .failed && job.spec.halt?.when == .soon && held {
+            status = .draining
+        } else {
+            status = .jobEnded
+        }
+        return (status, row["next_sequence"], job)
     }
 
     public func leaseStatus(_ lease: ChunkLease) throws -> LeaseStatus {
-        try read { db in try Self.leaseStatus(db, lease).0 }
+        try read { db in try Self.leaseStatus(db, lease).status }
     }
 
     public func resultsRecordIfLeaseHeld(
@@ -87,43 +97,58 @@ extension SQLiteStore {
         completesChunk: Bool, now: Date
     ) throws -> RecordOutcome {
         try write { db in
-            let (status, finishedCount) = try Self.leaseStatus(db, lease)
+            let (status, nextSequence, current) = try Self.leaseStatus(db, lease)
             switch status {
             case .lost: return .leaseLost
             case .jobEnded: return .jobEnded
-            case .held: break
+            case .held, .draining: break
             }
+            guard let job = current else { return .jobEnded }
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
                                     reason, attempts, started_at, finished_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            var failed = 0
+            var failed: Int64 = 0
             for (offset, result) in results.enumerated() {
                 precondition(result.line >= lease.firstLine && result.line <= lease.lastLine, "result outside its lease")
                 let outcome = result.outcome
                 if outcome.status == .failed { failed += 1 }
                 try insert.execute(arguments: [
-                    lease.job.id.rawValue, result.line, finishedCount + Int64(offset) + 1, outcome.status.rawValue,
+                    lease.job.id.rawValue, result.line, nextSequence + Int64(offset), outcome.status.rawValue,
                     outcome.exitStatus, outcome.signal, outcome.output,
                     outcome.status == .failed ? outcome.errorOutput : Data(), outcome.reason, result.attempts,
                     outcome.startedAt.timeIntervalSince1970, outcome.finishedAt.timeIntervalSince1970,
                 ])
             }
+            let finished = job.finishedCount + Int64(results.count)
+            let failedTotal = job.failedCount + failed
+            var state = job.state
+            var haltReason: String?
+            if state == .sealed && finished == job.itemCount {
+                state = .complete
+            } else if state.isRunnable, failed > 0, let halt = job.spec.halt,
+                halt.isReached(failed: failedTotal, finished: finished)
+            {
+                state = .failed
+                haltReason = "halted by --halt \(halt): \(failedTotal) of \(finished) finished items failed"
+            }
             try db.cachedStatement(sql: """
                 UPDATE job SET
-                    finished_count = finished_count + ?1,
-                    failed_count = failed_count + ?2,
-                    state = CASE WHEN state = 'sealed' AND finished_count + ?1 = item_count THEN 'complete' ELSE state END,
-                    finished_at = CASE WHEN state = 'sealed' AND finished_count + ?1 = item_count THEN ?3 ELSE finished_at END
-                WHERE id = ?4
-                """).execute(arguments: [results.count, failed, now.timeIntervalSince1970, lease.job.id.rawValue])
+                    finished_count = ?, failed_count = ?, next_sequence = ?, state = ?,
+                    finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
+                    halt_reason = coalesce(?, halt_reason)
+                WHERE id = ?
+                """).execute(arguments: [
+                    finished, failedTotal, nextSequence + Int64(results.count), state.rawValue,
+                    state != job.state, now.timeIntervalSince1970, haltReason, job.id.rawValue,
+                ])
             if completesChunk {
                 try db.cachedStatement(sql: """
                     UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL WHERE id = ?
                     """).execute(arguments: [lease.chunkID])
             }
-            return .recorded
+            return state == .failed ? .recordedJobEnded : .recorded
         }
     }
 

@@ -40,4 +40,17 @@ extension SQLiteStore {
             ).map(Self.result(from:))
         }
     }
+
+    public func resultsMedianDuration(job: JobID) throws -> Double? {
+        try read { db in
+            let durations = try Double.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT finished_at - started_at FROM result
+                    WHERE job_id = ? AND status = 'succeeded' ORDER BY sequence DESC LIMIT 1001
+                    """),
+                arguments: [job.rawValue]
+            ).sorted()
+            return durations.isEmpty ? nil : durations[durations.count / 2]
+        }
+    }
 }

@@ -13,7 +13,17 @@ extension SQLiteStore {
                     environment BLOB NOT NULL,
                     chunk_size INTEGER NOT NULL CHECK (chunk_size >= 0),
                     nul_separated INTEGER NOT NULL CHECK (nul_separated IN (0, 1)),
-                    state TEXT NOT NULL CHECK (state IN ('open', 'sealed', 'complete', 'cancelled')),
+                    retries INTEGER NOT NULL CHECK (retries >= 0),
+                    retry_delay REAL NOT NULL CHECK (retry_delay >= 0),
+                    timeout_seconds REAL CHECK (timeout_seconds > 0),
+                    timeout_percent REAL CHECK (timeout_percent > 0),
+                    max_output INTEGER NOT NULL CHECK (max_output >= 0),
+                    halt_when TEXT CHECK (halt_when IN ('now', 'soon')),
+                    halt_fail_count INTEGER CHECK (halt_fail_count >= 1),
+                    halt_fail_percent REAL CHECK (halt_fail_percent > 0 AND halt_fail_percent <= 100),
+                    halt_reason TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('open', 'sealed', 'complete', 'failed', 'cancelled')),
+                    next_sequence INTEGER NOT NULL DEFAULT 1,
                     item_count INTEGER NOT NULL DEFAULT 0 CHECK (item_count >= 0),
                     next_line INTEGER NOT NULL DEFAULT 1 CHECK (next_line BETWEEN 1 AND item_count + 1),
                     finished_count INTEGER NOT NULL DEFAULT 0 CHECK (finished_count BETWEEN 0 AND item_count),
@@ -21,7 +31,8 @@ extension SQLiteStore {
                     created_at REAL NOT NULL,
                     sealed_at REAL,
                     finished_at REAL,
-                    CHECK (state <> 'complete' OR finished_count = item_count)
+                    CHECK (state <> 'complete' OR finished_count = item_count),
+                    CHECK ((halt_when IS NULL) = (halt_fail_count IS NULL AND halt_fail_percent IS NULL))
                 );
                 CREATE INDEX job_runnable ON job(id) WHERE state IN ('open', 'sealed');
 

@@ -16,13 +16,14 @@ import SystemPackage
 /// environment, in a process group of its own so that cancelling the item
 /// kills whatever it started (TERM to the group, KILL after `killGrace`).
 /// Its stdout is the item's result; exit status 0 is success; its stderr is
-/// kept (the last `errorTail` bytes) for failures.
+/// kept (the last `errorTail` bytes) for failures. An output over the job's
+/// `maxOutput` stops the command (KILL to its group) and fails the item.
 public struct CommandHandler: ItemHandler {
     public var maxOutput: Int
     public var errorTail: Int
     public var killGrace: Duration
 
-    public init(maxOutput: Int = 16 << 20, errorTail: Int = 64 << 10, killGrace: Duration = .milliseconds(500)) {
+    public init(maxOutput: Int = .max, errorTail: Int = 64 << 10, killGrace: Duration = .milliseconds(500)) {
         self.maxOutput = maxOutput
         self.errorTail = errorTail
         self.killGrace = killGrace
@@ -58,7 +59,7 @@ public struct CommandHandler: ItemHandler {
             workingDirectory: FilePath(job.spec.workingDirectory),
             platformOptions: options)
 
-        let maxOutput = self.maxOutput
+        let maxOutput = min(self.maxOutput, job.spec.maxOutput)
         let errorTail = self.errorTail
         let execution: ExecutionResult<(OutputCapture, Data), SequenceOutput, SequenceOutput>
         do {

@@ -14,6 +14,11 @@ import Synchronization
 /// - Graceful shutdown stops claiming, lets running items finish for
 ///   `grace`, then kills what still runs; every chunk the daemon still holds
 ///   is handed back, so its unfinished items are claimed again at once.
+/// - A failed item is run again up to the job's `retries`, with exponential
+///   backoff and jitter, in the same slot (the other items of its chunk are
+///   not re-run); only its final outcome is recorded, with its attempts.
+/// - A run past the job's timeout is killed (its whole process group) and
+///   counts as a failed attempt.
 /// - A store fault (database full, locked beyond the busy timeout) stops
 ///   claiming and retries recording; a finished result is kept in memory
 ///   until it is recorded or its lease is lost.
@@ -24,6 +29,7 @@ public final class WorkerPool: Service {
     let sizer: AdaptiveChunkSizer
     let logger: Logger
     let faults: StoreFaultLog
+    let medians: MedianRuntimeCache
     private let stopping = Atomic<Bool>(false)
 
     public init(store: any BatchStore, handler: any ItemHandler, configuration: WorkerPoolConfiguration, logger: Logger) {
@@ -33,6 +39,7 @@ public final class WorkerPool: Service {
         self.sizer = AdaptiveChunkSizer(workers: configuration.workers)
         self.logger = logger
         self.faults = StoreFaultLog(logger: logger)
+        self.medians = MedianRuntimeCache(store: store)
     }
 
     private enum Event: Sendable {
@@ -135,33 +142,87 @@ public final class WorkerPool: Service {
                     try? store.chunkReleaseIfLeaseHeld(lease)
                     return
                 }
-                guard case .finished(let outcome) = await runWatched(item, lease) else { return }
-                sizer.observe(job: lease.job.id, seconds: outcome.duration)
-                let outcomeRecorded = await record(
-                    lease, [(item.line, outcome, 1)], completesChunk: item.line == lease.lastLine)
-                guard outcomeRecorded == .recorded else {
-                    if outcomeRecorded == .leaseLost {
-                        logger.notice("job \(lease.job.id): lost the lease on lines \(lease.firstLine)-\(lease.lastLine); result of line \(item.line) discarded")
-                    }
+                guard let (outcome, attempts) = await runWithRetries(item, lease) else {
+                    // Stopped: the job ended, the lease was lost or the pool stops. Hand
+                    // back what is still ours (a no-op when the lease was lost).
+                    try? store.chunkReleaseIfLeaseHeld(lease)
                     return
                 }
-                afterLine = item.line
+                let recorded = await record(
+                    lease, [(item.line, outcome, attempts)], completesChunk: item.line == lease.lastLine)
+                switch recorded {
+                case .recorded:
+                    afterLine = item.line
+                case .recordedJobEnded, .jobEnded, nil:
+                    // The job ended: hand the rest back, should it be retried.
+                    try? store.chunkReleaseIfLeaseHeld(lease)
+                    return
+                case .leaseLost:
+                    logger.notice("job \(lease.job.id): lost the lease on lines \(lease.firstLine)-\(lease.lastLine); result of line \(item.line) discarded")
+                    return
+                }
             }
+        }
+    }
+
+    /// Runs an item until it succeeds or has used its retries, waiting with
+    /// exponential backoff and jitter between runs. `nil` when the item was
+    /// stopped (job ended, lease lost, shutdown): nothing is to be recorded.
+    private func runWithRetries(_ item: WorkItem, _ lease: ChunkLease) async -> (ItemOutcome, Int)? {
+        let spec = lease.job.spec
+        var attempt = 1
+        while true {
+            guard case .finished(let outcome) = await runWatched(item, lease, timeout: timeout(for: lease.job)) else {
+                return nil
+            }
+            if outcome.status == .succeeded {
+                sizer.observe(job: lease.job.id, seconds: outcome.duration)
+            }
+            if outcome.status == .succeeded || attempt > spec.retries { return (outcome, attempt) }
+            let delay = min(300, spec.retryDelay * pow(2, Double(attempt - 1))) * Double.random(in: 0.5...1.5)
+            logger.debug("job \(lease.job.id) line \(item.line): attempt \(attempt) failed; retrying in \(delay) s")
+            guard await pause(seconds: delay, holding: lease) else { return nil }
+            attempt += 1
+        }
+    }
+
+    /// Waits between retries while still watching the job and the lease.
+    /// Returns `false` when the item must not run again.
+    private func pause(seconds: Double, holding lease: ChunkLease) async -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if isStopping { return false }
+            try? await Task.sleep(for: .seconds(min(0.2, max(0, end.timeIntervalSinceNow))))
+            if let status = try? store.leaseStatus(lease), status != .held { return false }
+        }
+        return !isStopping
+    }
+
+    /// The time limit for one run of an item of `job`, if any.
+    private func timeout(for job: Job) -> Double? {
+        switch job.spec.timeout {
+        case nil: return nil
+        case .seconds(let seconds): return seconds
+        case .percentOfMedian(let percent):
+            return medians.median(for: job.id).map { $0 * percent / 100 }
         }
     }
 
     private enum ItemRun: Sendable {
         case finished(ItemOutcome)
         case stopped
+        case timedOut
     }
 
     /// Runs one item while watching its job and lease; stops the item when the
-    /// job is cancelled or the lease lost.
-    private func runWatched(_ item: WorkItem, _ lease: ChunkLease) async -> ItemRun {
+    /// job is cancelled or halted (`now`), the lease is lost, or the timeout
+    /// passes (a timeout is a failed outcome).
+    private func runWatched(_ item: WorkItem, _ lease: ChunkLease, timeout: Double?) async -> ItemRun {
         let store = self.store
         let handler = self.handler
         let interval = configuration.watchInterval
-        return await withTaskGroup(of: ItemRun.self) { group in
+        let started = Date()
+        let run = await withTaskGroup(of: ItemRun.self) { group in
             group.addTask {
                 do {
                     return .finished(try await handler.run(item, of: lease.job))
@@ -173,14 +234,33 @@ public final class WorkerPool: Service {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     if Task.isCancelled { break }
-                    if let status = try? store.leaseStatus(lease), status != .held { return .stopped }
+                    if let status = try? store.leaseStatus(lease), status != .held, status != .draining {
+                        return .stopped
+                    }
                 }
                 return .stopped
             }
+            if let timeout {
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: .seconds(timeout))
+                        return .timedOut
+                    } catch {
+                        return .stopped
+                    }
+                }
+            }
             let first = await group.next() ?? .stopped
+            // Cancelling the handler kills the command's process group; the group
+            // waits for that, so a timed-out command is gone before it is recorded.
             group.cancelAll()
             return first
         }
+        guard case .timedOut = run, !isStopping else { return run }
+        let limit = timeout.map { String(format: "%.3g", $0) } ?? "?"
+        return .finished(ItemOutcome(
+            status: .failed, signal: SIGTERM, errorOutput: Data(), reason: "timed out after \(limit) s",
+            startedAt: started, finishedAt: Date()))
     }
 
     /// Records results, retrying through store faults. `nil` when it gave up

@@ -9,6 +9,8 @@ enum ExitStatus: Int32 {
     case jobCancelled = 2
     /// No job with that id.
     case noSuchJob = 3
+    /// follow / wait / run: the job's --halt policy stopped it.
+    case jobHalted = 5
     /// The command does not apply to the job in its state (resuming a sealed job,
     /// cancelling a finished one).
     case jobState = 4
@@ -29,7 +31,7 @@ enum ExitStatus: Int32 {
 
     static let helpText = """
         Exit status: 0 success; 1 some items failed; 2 the job was cancelled; 3 no such job; \
-        4 the job's state does not allow it; 64 bad options; 65 bad input (an item over the size limit, \
+        4 the job's state does not allow it; 5 the job was halted by its --halt policy; 64 bad options; 65 bad input (an item over the size limit, \
         a resumed input that differs); 66 the input file cannot be read; 69 no daemon could be started; \
         74 the database cannot be used; 124 wait timed out (the job goes on).
         """

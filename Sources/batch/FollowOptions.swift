@@ -29,6 +29,10 @@ func followResults(store: any BatchStore, job: JobID, order: ResultStream.Order,
 }
 
 func endStatus(of job: Job) -> ExitStatus {
+    if job.state == .failed {
+        StandardError.line("batch: job \(job.id) \(job.haltReason ?? "failed"); \(job.pendingCount) items did not run")
+        return .jobHalted
+    }
     if job.state == .cancelled {
         StandardError.line("batch: job \(job.id) was cancelled with \(job.pendingCount) of \(job.itemCount) items unfinished")
         return .jobCancelled

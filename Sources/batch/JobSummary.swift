@@ -18,6 +18,8 @@ struct JobSummary: Encodable {
     var createdAt: String
     var sealedAt: String?
     var finishedAt: String?
+    /// Why the job failed, when its --halt policy stopped it.
+    var haltReason: String?
 
     enum CodingKeys: String, CodingKey {
         case id, state, command, items, finished, succeeded, failed, pending
@@ -26,6 +28,7 @@ struct JobSummary: Encodable {
         case createdAt = "created_at"
         case sealedAt = "sealed_at"
         case finishedAt = "finished_at"
+        case haltReason = "halt_reason"
     }
 
     init(_ job: Job) {
@@ -44,6 +47,7 @@ struct JobSummary: Encodable {
         createdAt = format.string(from: job.createdAt)
         sealedAt = job.sealedAt.map(format.string(from:))
         finishedAt = job.finishedAt.map(format.string(from:))
+        haltReason = job.haltReason
     }
 
     static func encode(_ value: some Encodable) -> String {

@@ -16,7 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at.")
+    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at, halt_reason.")
     var json = false
 
     @Argument(help: "The job id (default: the newest job).")
@@ -50,7 +50,7 @@ struct StatusCommand: AsyncParsableCommand {
                   in:       \(s.workingDirectory)
                   items:    \(total)
                   finished: \(s.finished) (\(s.succeeded) succeeded, \(s.failed) failed), \(s.pending) pending
-                  created:  \(s.createdAt)\(s.finishedAt.map { "\n  ended:    \($0)" } ?? "")
+                  created:  \(s.createdAt)\(s.finishedAt.map { "\n  ended:    \($0)" } ?? "")\(s.haltReason.map { "\n  reason:   \($0)" } ?? "")
 
                 """
             writeAll(1, Array(text.utf8))

@@ -19,6 +19,21 @@ struct SubmitOptions: ParsableArguments {
     @Option(name: .customLong("max-item-size"), help: "The largest item accepted, in bytes (suffixes K, M, G); a larger one stops the submission.")
     var maxItemSize: String = "1M"
 
+    @Option(help: "Run a failed item again up to N times (exponential backoff with jitter).")
+    var retries: Int = 0
+
+    @Option(name: .customLong("retry-delay"), help: "The delay before the first retry; each next one doubles it (jittered, at most 5m).")
+    var retryDelay: String = "1s"
+
+    @Option(help: "Kill an item's command (its whole process group) after this long: a duration (30s, 5m) or a percentage of the median runtime of the items that succeeded so far (300%).")
+    var timeout: String?
+
+    @Option(help: "Stop the job when items fail, like GNU parallel: now,fail=N (kill running items) or soon,fail=N (let them finish); N may be a percentage (fail=10%).")
+    var halt: String?
+
+    @Option(name: .customLong("max-output"), help: "The largest output one item may produce (suffixes K, M, G); past it the command is stopped and the item fails.")
+    var maxOutput: String = "16M"
+
     @Argument(
         parsing: .remaining,
         help: "The command to run for each item, after --. Each {} is replaced by the item; without {}, the item is the last argument.")
@@ -39,6 +54,19 @@ struct SubmitOptions: ParsableArguments {
             throw ValidationError("--max-item-size takes a positive size in bytes like 4096, 64K or 1M, not '\(maxItemSize)'")
         }
         _ = size
+        guard retries >= 0 else { throw ValidationError("--retries takes 0 or more, not \(retries)") }
+        guard DurationText.seconds(retryDelay) != nil else {
+            throw ValidationError("--retry-delay takes a duration like 500ms, 2s or 1m, not '\(retryDelay)'")
+        }
+        if let timeout, ItemTimeout(parsing: timeout) == nil {
+            throw ValidationError("--timeout takes a duration like 30s or 5m, or a percentage like 300%, not '\(timeout)'")
+        }
+        if let halt, HaltPolicy(parsing: halt) == nil {
+            throw ValidationError("--halt takes now,fail=N or soon,fail=N (N a count or a percentage like 10%), not '\(halt)'")
+        }
+        guard Self.parseSize(maxOutput) != nil else {
+            throw ValidationError("--max-output takes a size in bytes like 4096, 64K or 16M, not '\(maxOutput)'")
+        }
     }
 
     func validateCommand() throws {
@@ -84,6 +112,11 @@ struct SubmitOptions: ParsableArguments {
             workingDirectory: FileManager.default.currentDirectoryPath,
             environment: Self.currentEnvironment(),
             chunkSize: chunkSizePolicy,
-            nulSeparated: null)
+            nulSeparated: null,
+            retries: retries,
+            retryDelay: DurationText.seconds(retryDelay) ?? 1,
+            timeout: timeout.flatMap(ItemTimeout.init(parsing:)),
+            maxOutput: Self.parseSize(maxOutput) ?? JobSpec.defaultMaxOutput,
+            halt: halt.flatMap(HaltPolicy.init(parsing:)))
     }
 }

@@ -1,0 +1,59 @@
+import ArgumentParser
+import BatchStore
+import Foundation
+
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Run a finished job's failed items again (or only the listed ones).",
+        discussion: """
+            Puts the failed items back to pending and the job back to running; items that succeeded are \
+            never run again. A cancelled or halted job also runs the items it never started. Follow or \
+            wait on the job again: its ordered stream is then complete.
+
+            Examples:
+              batch retry 7
+              batch retry 7 --items 3,10-12 && batch wait 7
+
+            \(ExitStatus.helpText)
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "Only these input lines, if they failed: a list like 3,10-12.")
+    var items: String?
+
+    @Argument(help: "The job id.")
+    var job: String
+
+    func validate() throws {
+        _ = try parseJobID(job)
+        if let items, Self.parseLines(items) == nil {
+            throw ValidationError("--items takes line numbers and ranges like 3,10-12, not '\(items)'")
+        }
+    }
+
+    static func parseLines(_ text: String) -> [Int64]? {
+        var lines: [Int64] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(bounds.count), let low = Int64(bounds[0]), let high = Int64(bounds.last!),
+                low >= 1, low <= high, high - low < 10_000_000
+            else { return nil }
+            lines.append(contentsOf: low...high)
+        }
+        return lines.isEmpty ? nil : lines
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let db = try store.openStore()
+            let id = try parseJobID(job)
+            let reset = try db.jobRetryIfEnded(id, lines: items.flatMap(Self.parseLines), now: Date())
+            let after = try db.jobFetch(id)
+            try store.ensureDaemon(db)
+            let pending = after.map { $0.itemCount - $0.finishedCount } ?? Int64(reset)
+            StandardError.line("batch: job \(id): \(reset) failed item(s) back to pending, \(pending) to run")
+        }
+    }
+}
