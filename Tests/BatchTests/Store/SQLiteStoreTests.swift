@@ -26,6 +26,11 @@ import Testing
     @Test func releasedChunksComeBeforeNewOnes() throws { try StoreConformance.releasedChunksComeBeforeNewOnes(make) }
     @Test func cancelStopsClaimsAndRecords() throws { try StoreConformance.cancelStopsClaimsAndRecords(make) }
     @Test func daemonRecords() throws { try StoreConformance.daemonRecords(make) }
+    @Test func haltNowEndsTheJobAndStopsOtherLeases() throws { try StoreConformance.haltNowEndsTheJobAndStopsOtherLeases(make) }
+    @Test func haltSoonLetsRunningItemsRecord() throws { try StoreConformance.haltSoonLetsRunningItemsRecord(make) }
+    @Test func retryResetsOnlyFailedItems() throws { try StoreConformance.retryResetsOnlyFailedItems(make) }
+    @Test func retryResumesACancelledJob() throws { try StoreConformance.retryResumesACancelledJob(make) }
+    @Test func medianDurationOfSuccesses() throws { try StoreConformance.medianDurationOfSuccesses(make) }
 
     // MARK: - SQLite's own
 

@@ -229,4 +229,114 @@ enum StoreConformance {
         #expect(try store.daemonHeartbeat(id: "d1", now: t0) == false, "a removed daemon learns it must register again")
         #expect(try store.daemonsList().isEmpty)
     }
+
+    // MARK: - Failure policies
+
+    static func failed(_ text: String = "boom") -> ItemOutcome {
+        ItemOutcome(status: .failed, exitStatus: 1, errorOutput: Data(text.utf8), startedAt: t0, finishedAt: t0)
+    }
+
+    static func haltNowEndsTheJobAndStopsOtherLeases(_ make: Factory) throws {
+        let store = try make()
+        var haltingSpec = spec(chunkSize: .fixed(1))
+        haltingSpec.halt = HaltPolicy(when: .now, threshold: .count(2))
+        let job = try store.jobCreate(haltingSpec, now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3", "4"]))
+        _ = try store.jobSealIfOpen(job.id, now: t0)
+        let leases = try (0..<3).map { _ in try #require(try claim(store, "d1")) }
+        #expect(try store.resultsRecordIfLeaseHeld(leases[0], results: [(1, failed(), 1)], completesChunk: true, now: t0) == .recorded)
+        #expect(try store.resultsRecordIfLeaseHeld(leases[1], results: [(2, failed(), 1)], completesChunk: true, now: t0) == .recordedJobEnded)
+        let halted = try #require(try store.jobFetch(job.id))
+        #expect(halted.state == .failed)
+        #expect(halted.haltReason?.contains("now,fail=2") == true)
+        #expect(try store.leaseStatus(leases[2]) == .jobEnded, "with now, running items are stopped")
+        #expect(try store.resultsRecordIfLeaseHeld(leases[2], results: [(3, ok("late"), 1)], completesChunk: true, now: t0) == .jobEnded)
+        #expect(try claim(store, "d1") == nil)
+    }
+
+    static func haltSoonLetsRunningItemsRecord(_ make: Factory) throws {
+        let store = try make()
+        var haltingSpec = spec(chunkSize: .fixed(1))
+        haltingSpec.halt = HaltPolicy(when: .soon, threshold: .percent(50))
+        let job = try store.jobCreate(haltingSpec, now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3", "4", "5"]))
+        _ = try store.jobSealIfOpen(job.id, now: t0)
+        let leases = try (0..<4).map { _ in try #require(try claim(store, "d1")) }
+        #expect(try store.resultsRecordIfLeaseHeld(leases[0], results: [(1, failed(), 1)], completesChunk: true, now: t0) == .recorded,
+                "a percentage counts only once three items finished")
+        #expect(try store.resultsRecordIfLeaseHeld(leases[1], results: [(2, ok("2"), 1)], completesChunk: true, now: t0) == .recorded)
+        #expect(try store.resultsRecordIfLeaseHeld(leases[2], results: [(3, failed(), 1)], completesChunk: true, now: t0) == .recordedJobEnded)
+        #expect(try store.jobFetch(job.id)?.state == .failed)
+        #expect(try store.leaseStatus(leases[3]) == .draining)
+        #expect(try store.resultsRecordIfLeaseHeld(leases[3], results: [(4, ok("4"), 1)], completesChunk: true, now: t0) == .recordedJobEnded)
+        #expect(try claim(store, "d1") == nil, "nothing new starts")
+        #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.line) == [1, 2, 3, 4])
+    }
+
+    static func retryResetsOnlyFailedItems(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(4)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3", "4"]))
+        _ = try store.jobSealIfOpen(job.id, now: t0)
+        let lease = try #require(try claim(store, "d1"))
+        let running = #expect(throws: StoreError.self) { _ = try store.jobRetryIfEnded(job.id, lines: nil, now: t0) }
+        #expect(running?.code == .jobState)
+        _ = try store.resultsRecordIfLeaseHeld(
+            lease, results: [(1, ok("1"), 1), (2, failed(), 1), (3, ok("3"), 1), (4, failed(), 2)], completesChunk: true, now: t0)
+        #expect(try store.jobFetch(job.id)?.state == .complete)
+        #expect(try store.jobRetryIfEnded(job.id, lines: [1, 2], now: t0) == 1, "line 1 succeeded: never reset")
+        let again = try #require(try store.jobFetch(job.id))
+        #expect(again.state == .sealed)
+        #expect(again.failedCount == 1)
+        let retried = try #require(try claim(store, "d2"))
+        #expect((retried.firstLine, retried.lastLine) == (2, 2))
+        #expect(try store.resultsRecordIfLeaseHeld(retried, results: [(2, ok("2 again"), 2)], completesChunk: true, now: t0) == .recorded)
+        #expect(try store.jobFetch(job.id)?.state == .complete, "line 4 still failed: finished, with one failure")
+        #expect(try store.jobRetryIfEnded(job.id, lines: nil, now: t0) == 1)
+        let last = try #require(try claim(store, "d2"))
+        _ = try store.resultsRecordIfLeaseHeld(last, results: [(4, ok("4 again"), 3)], completesChunk: true, now: t0)
+        let done = try #require(try store.jobFetch(job.id))
+        #expect(done.state == .complete)
+        #expect(done.failedCount == 0)
+        let stream = try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 10)
+        #expect(stream.map(\.line) == [1, 3, 2, 4], "retried results come after, with new sequence numbers")
+        #expect(Set(stream.map(\.sequence)).count == 4)
+        let nothing = #expect(throws: StoreError.self) { _ = try store.jobRetryIfEnded(job.id, lines: nil, now: t0) }
+        #expect(nothing?.code == .jobState)
+    }
+
+    static func retryResumesACancelledJob(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(2)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3"]))
+        _ = try store.jobSealIfOpen(job.id, now: t0)
+        let stale = try #require(try claim(store, "d1"))
+        #expect(try store.jobCancelIfRunnable(job.id, now: t0))
+        #expect(try store.jobRetryIfEnded(job.id, lines: nil, now: t0) == 0)
+        #expect(try store.leaseStatus(stale) == .lost, "a holder from before the cancel is fenced out")
+        var lines: [Int64] = []
+        while let lease = try claim(store, "d2") {
+            for item in try store.itemsPending(for: lease, afterLine: 0, limit: 10) {
+                lines.append(item.line)
+                _ = try store.resultsRecordIfLeaseHeld(lease, results: [(item.line, ok("x"), 1)], completesChunk: item.line == lease.lastLine, now: t0)
+            }
+        }
+        #expect(lines == [1, 2, 3])
+        #expect(try store.jobFetch(job.id)?.state == .complete)
+    }
+
+    static func medianDurationOfSuccesses(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(5)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3", "4", "5"]))
+        #expect(try store.resultsMedianDuration(job: job.id) == nil)
+        let lease = try #require(try claim(store, "d1"))
+        func run(_ seconds: Double, _ status: ItemOutcome.Status) -> ItemOutcome {
+            ItemOutcome(status: status, startedAt: t0, finishedAt: t0.addingTimeInterval(seconds))
+        }
+        _ = try store.resultsRecordIfLeaseHeld(
+            lease, results: [(1, run(1, .succeeded), 1), (2, run(9, .succeeded), 1), (3, run(100, .failed), 1), (4, run(2, .succeeded), 1)],
+            completesChunk: false, now: t0)
+        #expect(try store.resultsMedianDuration(job: job.id) == 2, "failures do not count")
+    }
 }

@@ -30,4 +30,24 @@ import Testing
         #expect(DurationText.seconds("-1s") == nil)
         #expect(DurationText.seconds("soon") == nil)
     }
+
+    @Test func haltPolicies() {
+        #expect(HaltPolicy(parsing: "now,fail=3") == HaltPolicy(when: .now, threshold: .count(3)))
+        #expect(HaltPolicy(parsing: "soon,fail=10%") == HaltPolicy(when: .soon, threshold: .percent(10)))
+        #expect(HaltPolicy(parsing: "fail=1") == HaltPolicy(when: .now, threshold: .count(1)))
+        for bad in ["now", "later,fail=1", "now,fail=0", "soon,fail=150%", "now,fail=x", ""] {
+            #expect(HaltPolicy(parsing: bad) == nil, "\(bad)")
+        }
+        let tenPercent = HaltPolicy(when: .soon, threshold: .percent(10))
+        #expect(!tenPercent.isReached(failed: 1, finished: 2))
+        #expect(tenPercent.isReached(failed: 1, finished: 10))
+        #expect(!tenPercent.isReached(failed: 1, finished: 11))
+    }
+
+    @Test func itemTimeouts() {
+        #expect(ItemTimeout(parsing: "2s") == .seconds(2))
+        #expect(ItemTimeout(parsing: "300%") == .percentOfMedian(300))
+        #expect(ItemTimeout(parsing: "0s") == nil)
+        #expect(ItemTimeout(parsing: "-5%") == nil)
+    }
 }
