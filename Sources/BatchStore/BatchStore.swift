@@ -81,6 +81,10 @@ public protocol BatchStore: Sendable {
         completesChunk: Bool, now: Date
     ) throws -> RecordOutcome
 
+    /// Whether any chunk of the job is still leased: items may still be
+    /// running (and, for a job halted with `soon`, still record results).
+    func chunksLeasedExist(job: JobID) throws -> Bool
+
     /// Hands a chunk back so that its unfinished items are claimed again
     /// (by anyone), if the lease is still held.
     func chunkReleaseIfLeaseHeld(_ lease: ChunkLease) throws

@@ -36,4 +36,7 @@ public struct Job: Sendable, Hashable, Identifiable {
     /// Items stored and not yet finished.
     public var pendingCount: Int64 { itemCount - finishedCount }
     public var succeededCount: Int64 { finishedCount - failedCount }
+
+    /// Halted with `--halt soon`: items that were running may still record results.
+    public var isDraining: Bool { state == .failed && spec.halt?.when == .soon }
 }

@@ -55,7 +55,8 @@ public struct ResultStream: Sendable {
                 cursor = order == .input ? last.line : last.sequence
                 return page
             }
-            if job.state.isFinal {
+            let stillDraining = job.isDraining ? try store.chunksLeasedExist(job: job.id) : false
+            if job.state.isFinal && !stillDraining {
                 finalJob = job
                 return nil
             }

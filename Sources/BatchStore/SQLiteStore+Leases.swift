@@ -152,6 +152,14 @@ extension SQLiteStore {
         }
     }
 
+    public func chunksLeasedExist(job: JobID) throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM chunk WHERE job_id = ? AND state = 'leased')",
+                arguments: [job.rawValue]) ?? false
+        }
+    }
+
     public func chunkReleaseIfLeaseHeld(_ lease: ChunkLease) throws {
         try write { db in
             try db.execute(

@@ -12,7 +12,8 @@ final class MedianRuntimeCache: Sendable {
     init(store: any BatchStore) { self.store = store }
 
     func median(for job: JobID, now: Date = Date()) -> Double? {
-        if let entry = entries.withLock({ $0[job] }), now.timeIntervalSince(entry.readAt) < 1 {
+        // Before the first success there is no median yet: ask again soon.
+        if let entry = entries.withLock({ $0[job] }), now.timeIntervalSince(entry.readAt) < (entry.value == nil ? 0.05 : 1) {
             return entry.value
         }
         let value = try? store.resultsMedianDuration(job: job)
