@@ -26,7 +26,7 @@ public struct DaemonMaintenance: Service {
 
     public init(
         store: any BatchStore, record: DaemonRecord, leaseDuration: TimeInterval, interval: Duration = .seconds(1),
-        idleExit: TimeInterval?, logger: Logger
+        idleExit: TimeInterval?, logger: Logger, faults: StoreFaultLog? = nil
     ) {
         self.store = store
         self.record = record
@@ -34,7 +34,7 @@ public struct DaemonMaintenance: Service {
         self.interval = interval
         self.idleExit = idleExit
         self.logger = logger
-        self.faults = StoreFaultLog(logger: logger)
+        self.faults = faults ?? StoreFaultLog(logger: logger)
     }
 
     public func run() async throws {

@@ -2,12 +2,13 @@ import Logging
 import Synchronization
 
 /// Logs a store fault once when it starts and once when writes succeed again,
-/// rather than once per retry.
-final class StoreFaultLog: Sendable {
+/// rather than once per retry. One per daemon, shared by its services, so a
+/// fault is one line however many parts of the daemon run into it.
+public final class StoreFaultLog: Sendable {
     private let failing = Mutex<Bool>(false)
     let logger: Logger
 
-    init(logger: Logger) { self.logger = logger }
+    public init(logger: Logger) { self.logger = logger }
 
     func failed(_ what: String, _ error: any Error) {
         let first = failing.withLock { failing in

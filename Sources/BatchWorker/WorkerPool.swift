@@ -32,13 +32,16 @@ public final class WorkerPool: Service {
     let medians: MedianRuntimeCache
     private let stopping = Atomic<Bool>(false)
 
-    public init(store: any BatchStore, handler: any ItemHandler, configuration: WorkerPoolConfiguration, logger: Logger) {
+    public init(
+        store: any BatchStore, handler: any ItemHandler, configuration: WorkerPoolConfiguration, logger: Logger,
+        faults: StoreFaultLog? = nil
+    ) {
         self.store = store
         self.handler = handler
         self.configuration = configuration
         self.sizer = AdaptiveChunkSizer(workers: configuration.workers)
         self.logger = logger
-        self.faults = StoreFaultLog(logger: logger)
+        self.faults = faults ?? StoreFaultLog(logger: logger)
         self.medians = MedianRuntimeCache(store: store)
     }
 

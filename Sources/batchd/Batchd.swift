@@ -53,6 +53,9 @@ struct Batchd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Past a file-size limit (ulimit -f), let writes fail with an error the
+        // store reports and retries, instead of the signal killing the daemon.
+        signal(SIGXFSZ, SIG_IGN)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -79,9 +82,10 @@ struct Batchd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("batchd: \(error)\n".utf8))
             throw ExitCode(74)
         }
+        let faults = StoreFaultLog(logger: logger)
         let maintenance = DaemonMaintenance(
             store: store, record: record, leaseDuration: leaseDuration, idleExit: idleExit.flatMap(DurationText.seconds),
-            logger: logger)
+            logger: logger, faults: faults)
         // At once, so that work of a daemon that died here is taken back before the first claim.
         maintenance.runOnce(now: now)
         let pool = WorkerPool(
@@ -89,7 +93,7 @@ struct Batchd: AsyncParsableCommand {
             configuration: WorkerPoolConfiguration(
                 owner: record.id, workers: workers, leaseDuration: leaseDuration,
                 grace: .milliseconds(Int64(DurationText.seconds(grace)! * 1000))),
-            logger: logger)
+            logger: logger, faults: faults)
         logger.info("serving \(path) with \(workers) worker(s), pid \(identity.pid)")
         // Services stop in reverse order: the pool drains first while maintenance keeps its leases alive.
         let group = ServiceGroup(

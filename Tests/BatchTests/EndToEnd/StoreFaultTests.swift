@@ -1,0 +1,47 @@
+import BatchStore
+import Foundation
+import Testing
+
+extension EndToEnd {
+    @Suite struct StoreFaults {
+        /// The daemon runs under a file-size limit (`prlimit --fsize`), so its
+        /// writes to the database fail part-way through a job, as on a full
+        /// disk. It must log the fault once, keep running, and finish the job
+        /// with every result once the limit is lifted.
+        @Test func daemonSurvivesFailingWritesAndCatchesUp() throws {
+            let env = BatchEnvironment()
+            let script = "head -c 4000 /dev/zero | tr '\\0' x; echo \" $1\""
+            let submitted = try env.batch(["submit", "--", "sh", "-c", script, "_"], input: (1...200).map { "\($0)\n" }.joined())
+            let id = try #require(JobID(parsing: submitted.out.trimmingCharacters(in: .whitespacesAndNewlines)))
+            let store = try env.store()
+            let walSize = (try? FileManager.default.attributesOfItem(atPath: env.dbPath + "-wal")[.size] as? Int) ?? 0
+            // Room for a few results only: 200 results of 4 KB need far more.
+            let limit = max(walSize, 100_000) + 150_000
+            let daemon = try TestProcess(
+                URL(fileURLWithPath: "/usr/bin/prlimit"),
+                ["--fsize=\(limit):unlimited", Binaries.batchd.path, "--db", env.dbPath, "--workers", "2"],
+                environment: env.environment)
+            daemon.closeInput()
+            defer { daemon.signal(SIGKILL); daemon.wait(timeout: 10) }
+            try #require(TestProcess.eventually { daemon.stderrText.contains("store fault") }, "\(daemon.stderrText)")
+            usleep(1_000_000)
+            #expect(daemon.isRunning)
+            let stuck = try #require(try store.jobFetch(id))
+            #expect(stuck.state == .sealed && stuck.finishedCount < 200)
+            #expect(daemon.stderrText.components(separatedBy: "store fault").count - 1 == 1, "one line per fault: \(daemon.stderrText)")
+
+            let raise = Process()
+            raise.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            raise.arguments = ["--pid", String(daemon.pid), "--fsize=unlimited:unlimited"]
+            try raise.run()
+            raise.waitUntilExit()
+            try #require(raise.terminationStatus == 0)
+
+            #expect(try env.waitForJobEnd(id, timeout: 60)?.state == .complete)
+            #expect(TestProcess.eventually(timeout: 5) { daemon.stderrText.contains("store writes succeed again") })
+            let results = try store.resultsByLine(job: id, afterLine: 0, limit: 300)
+            #expect(results.map(\.line) == Array(1...200))
+            #expect(results.allSatisfy { String(decoding: $0.outcome.output, as: UTF8.self).hasSuffix(" \($0.line)\n") })
+        }
+    }
+}
