@@ -61,8 +61,11 @@ public protocol BatchStore: Sendable {
     /// stored items past the last claimed one. `chunkSize` gets the job and how
     /// many of its stored items are not yet in any chunk. Returns `nil` when
     /// there is nothing to claim.
+    /// With `job`, only that job's work is claimed (a stream-mode slot keeps
+    /// feeding its running process).
     func chunkClaim(
-        owner: String, now: Date, leaseDuration: TimeInterval, chunkSize: (Job, _ unclaimed: Int64) -> Int
+        owner: String, now: Date, leaseDuration: TimeInterval, job: JobID?,
+        chunkSize: (Job, _ unclaimed: Int64) -> Int
     ) throws -> ChunkLease?
 
     /// The items of the lease's range that have no result yet, in line order,
@@ -126,4 +129,13 @@ public protocol BatchStore: Sendable {
     /// Removes a daemon's record and hands back every chunk it holds, in one
     /// transaction: used for a daemon that shut down, and for one found dead.
     func daemonDeleteReleasingChunks(id: String) throws -> Int
+}
+
+extension BatchStore {
+    /// Claims the next work of any job.
+    public func chunkClaim(
+        owner: String, now: Date, leaseDuration: TimeInterval, chunkSize: (Job, _ unclaimed: Int64) -> Int
+    ) throws -> ChunkLease? {
+        try chunkClaim(owner: owner, now: now, leaseDuration: leaseDuration, job: nil, chunkSize: chunkSize)
+    }
 }

@@ -26,6 +26,10 @@ public struct JobSpec: Sendable, Hashable {
     /// command is stopped and the item fails.
     public var maxOutput: Int
     public var halt: HaltPolicy?
+    /// Stream mode: one long-lived process per worker slot reads items on its
+    /// stdin and writes exactly one output line per item, in order, instead of
+    /// one process per item.
+    public var stream: Bool
 
     public static let defaultMaxOutput = 16 << 20
 
@@ -39,8 +43,10 @@ public struct JobSpec: Sendable, Hashable {
         retryDelay: Double = 1,
         timeout: ItemTimeout? = nil,
         maxOutput: Int = JobSpec.defaultMaxOutput,
-        halt: HaltPolicy? = nil
+        halt: HaltPolicy? = nil,
+        stream: Bool = false
     ) {
+        self.stream = stream
         self.command = command
         self.workingDirectory = workingDirectory
         self.environment = environment

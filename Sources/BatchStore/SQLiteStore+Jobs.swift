@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteStore {
     static let jobColumns = """
-        id, command, working_directory, environment, chunk_size, nul_separated, retries, retry_delay,
+        id, command, working_directory, environment, chunk_size, nul_separated, stream, retries, retry_delay,
         timeout_seconds, timeout_percent, max_output, halt_when, halt_fail_count, halt_fail_percent, halt_reason,
         state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at
         """
@@ -39,7 +39,8 @@ extension SQLiteStore {
             retryDelay: row["retry_delay"],
             timeout: timeout,
             maxOutput: row["max_output"],
-            halt: halt)
+            halt: halt,
+            stream: row["stream"])
         return Job(
             id: JobID(row["id"]),
             spec: spec,
@@ -87,13 +88,13 @@ extension SQLiteStore {
         return try write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO job (command, working_directory, environment, chunk_size, nul_separated, retries,
-                                     retry_delay, timeout_seconds, timeout_percent, max_output, halt_when,
+                    INSERT INTO job (command, working_directory, environment, chunk_size, nul_separated, stream,
+                                     retries, retry_delay, timeout_seconds, timeout_percent, max_output, halt_when,
                                      halt_fail_count, halt_fail_percent, state, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)
                     """,
                 arguments: [command, spec.workingDirectory, environment, spec.chunkSize.storedValue,
-                            spec.nulSeparated, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
+                            spec.nulSeparated, spec.stream, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
                             spec.maxOutput, spec.halt?.when.rawValue, haltCount, haltPercent,
                             now.timeIntervalSince1970])
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))

@@ -3,15 +3,18 @@ import GRDB
 
 extension SQLiteStore {
     public func chunkClaim(
-        owner: String, now: Date, leaseDuration: TimeInterval, chunkSize: (Job, Int64) -> Int
+        owner: String, now: Date, leaseDuration: TimeInterval, job onlyJob: JobID?, chunkSize: (Job, Int64) -> Int
     ) throws -> ChunkLease? {
+        let only = onlyJob?.rawValue
         // A read first: idle workers poll, and a read takes no write lock.
         let hasWork = try read { db in
             try Bool.fetchOne(db.cachedStatement(sql: """
-                SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('open', 'sealed') AND next_line <= item_count)
+                SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('open', 'sealed') AND next_line <= item_count
+                               AND (?1 IS NULL OR id = ?1))
                     OR EXISTS (SELECT 1 FROM chunk JOIN job ON job.id = chunk.job_id
-                               WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed'))
-                """)) ?? false
+                               WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed')
+                               AND (?1 IS NULL OR job.id = ?1))
+                """), arguments: [only]) ?? false
         }
         guard hasWork else { return nil }
         let expiry = now.timeIntervalSince1970 + leaseDuration
@@ -19,9 +22,9 @@ extension SQLiteStore {
             if let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT chunk.id, chunk.job_id, chunk.first_line, chunk.last_line, chunk.fence
                 FROM chunk JOIN job ON job.id = chunk.job_id
-                WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed')
+                WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed') AND (?1 IS NULL OR job.id = ?1)
                 ORDER BY chunk.job_id, chunk.first_line LIMIT 1
-                """)) {
+                """), arguments: [only]) {
                 let chunkID: Int64 = row["id"]
                 let fence: Int64 = row["fence"] + 1
                 try db.cachedStatement(sql: """
@@ -33,8 +36,9 @@ extension SQLiteStore {
             }
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT \(Self.jobColumns), next_line FROM job
-                WHERE state IN ('open', 'sealed') AND next_line <= item_count ORDER BY id LIMIT 1
-                """)) else { return nil }
+                WHERE state IN ('open', 'sealed') AND next_line <= item_count AND (?1 IS NULL OR id = ?1)
+                ORDER BY id LIMIT 1
+                """), arguments: [only]) else { return nil }
             let job = try Self.job(from: row)
             let firstLine: Int64 = row["next_line"]
             let size = Int64(max(1, chunkSize(job, job.itemCount - firstLine + 1)))

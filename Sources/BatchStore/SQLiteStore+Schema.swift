@@ -13,6 +13,7 @@ extension SQLiteStore {
                     environment BLOB NOT NULL,
                     chunk_size INTEGER NOT NULL CHECK (chunk_size >= 0),
                     nul_separated INTEGER NOT NULL CHECK (nul_separated IN (0, 1)),
+                    stream INTEGER NOT NULL CHECK (stream IN (0, 1)),
                     retries INTEGER NOT NULL CHECK (retries >= 0),
                     retry_delay REAL NOT NULL CHECK (retry_delay >= 0),
                     timeout_seconds REAL CHECK (timeout_seconds > 0),

@@ -118,7 +118,11 @@ public final class WorkerPool: Service {
                 continue
             }
             delay = configuration.pollInterval.lowerBound
-            await work(on: lease)
+            if lease.job.spec.stream {
+                await workStream(startingWith: lease)
+            } else {
+                await work(on: lease)
+            }
         }
     }
 
@@ -268,7 +272,7 @@ public final class WorkerPool: Service {
 
     /// Records results, retrying through store faults. `nil` when it gave up
     /// because the pool is being cancelled.
-    private func record(
+    func record(
         _ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)], completesChunk: Bool
     ) async -> RecordOutcome? {
         while true {

@@ -19,6 +19,9 @@ struct SubmitOptions: ParsableArguments {
     @Option(name: .customLong("max-item-size"), help: "The largest item accepted, in bytes (suffixes K, M, G); a larger one stops the submission.")
     var maxItemSize: String = "1M"
 
+    @Flag(help: "Stream mode: start one long-lived process per worker and feed it the items on its stdin; it must write exactly one output line per item, in order.")
+    var stream = false
+
     @Option(help: "Run a failed item again up to N times (exponential backoff with jitter).")
     var retries: Int = 0
 
@@ -117,6 +120,7 @@ struct SubmitOptions: ParsableArguments {
             retryDelay: DurationText.seconds(retryDelay) ?? 1,
             timeout: timeout.flatMap(ItemTimeout.init(parsing:)),
             maxOutput: Self.parseSize(maxOutput) ?? JobSpec.defaultMaxOutput,
-            halt: halt.flatMap(HaltPolicy.init(parsing:)))
+            halt: halt.flatMap(HaltPolicy.init(parsing:)),
+            stream: stream)
     }
 }

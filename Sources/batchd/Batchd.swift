@@ -56,6 +56,10 @@ struct Batchd: AsyncParsableCommand {
         // Past a file-size limit (ulimit -f), let writes fail with an error the
         // store reports and retries, instead of the signal killing the daemon.
         signal(SIGXFSZ, SIG_IGN)
+        // A stream-mode process that exits closes its stdin pipe: writing to it
+        // must be an error to handle, not a signal that kills the daemon.
+        // (Commands get default signal handling back: Subprocess resets it.)
+        signal(SIGPIPE, SIG_IGN)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info

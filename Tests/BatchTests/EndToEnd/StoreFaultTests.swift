@@ -28,7 +28,11 @@ extension EndToEnd {
             #expect(daemon.isRunning)
             let stuck = try #require(try store.jobFetch(id))
             #expect(stuck.state == .sealed && stuck.finishedCount < 200)
-            #expect(daemon.stderrText.components(separatedBy: "store fault").count - 1 == 1, "one line per fault: \(daemon.stderrText)")
+            // Retried every fraction of a second, but logged once per fault (a write
+            // that still fits may end one fault and start the next).
+            let faults = daemon.stderrText.components(separatedBy: "store fault").count - 1
+            let recoveries = daemon.stderrText.components(separatedBy: "succeed again").count - 1
+            #expect(faults <= recoveries + 1 && faults <= 4, "one line per fault: \(daemon.stderrText)")
 
             let raise = Process()
             raise.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")

@@ -1,0 +1,219 @@
+import BatchStore
+import Foundation
+import Subprocess
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// Stream mode: one long-lived process per worker slot, fed the job's items on
+/// its stdin; it must answer each with exactly one line on stdout, in order.
+///
+/// - Results are recorded in batches (group commits), each batch written as
+///   soon as the process has no further answer ready, so followers still see
+///   results within their poll interval.
+/// - The slot keeps claiming chunks of the same job and feeding the same
+///   process; the process gets end-of-input when the job has nothing more.
+/// - If the process exits (or is killed past the job's `--timeout` while an
+///   item waits for its answer) before answering every item it was given,
+///   answered items keep their results; the oldest unanswered item counts a
+///   failed attempt (it failed for good once its retries are used up), and a
+///   new process takes the other unanswered items.
+extension WorkerPool {
+    enum StreamEnd {
+        /// No more work of the job for this slot.
+        case finished
+        /// The job ended, the lease was lost, or the pool stops.
+        case stopped
+        /// The process ended before answering; `unanswered` are in line order.
+        case died(ChunkLease, unanswered: [WorkItem], reason: String, errorTail: Data)
+    }
+
+    func workStream(startingWith first: ChunkLease) async {
+        var attempts: [Int64: Int] = [:]
+        var next: (ChunkLease, [WorkItem]?)? = (first, nil)
+        while let (lease, carried) = next, !isStopping {
+            switch await runStreamProcess(lease, carried: carried, attempts: attempts) {
+            case .finished:
+                return
+            case .stopped:
+                try? store.chunkReleaseIfLeaseHeld(lease)
+                return
+            case .died(let lease, let unanswered, let reason, let errorTail):
+                guard let blamed = unanswered.first else {
+                    next = (lease, nil)
+                    continue
+                }
+                let attempt = (attempts[blamed.line] ?? 0) + 1
+                attempts[blamed.line] = attempt
+                logger.notice("job \(lease.job.id): stream process \(reason) before answering line \(blamed.line); starting a new one")
+                if attempt > lease.job.spec.retries {
+                    let failure = ItemOutcome(
+                        status: .failed, errorOutput: errorTail, reason: "the stream process \(reason) before answering",
+                        startedAt: Date(), finishedAt: Date())
+                    let recorded = await record(
+                        lease, [(blamed.line, failure, attempt)], completesChunk: unanswered.count == 1 && blamed.line == lease.lastLine)
+                    guard recorded == .recorded else {
+                        try? store.chunkReleaseIfLeaseHeld(lease)
+                        return
+                    }
+                    next = unanswered.count > 1 ? (lease, Array(unanswered.dropFirst())) : nil
+                    if unanswered.count == 1 && blamed.line != lease.lastLine { next = (lease, nil) }
+                } else {
+                    try? await Task.sleep(for: .seconds(min(300, lease.job.spec.retryDelay * pow(2, Double(attempt - 1)))))
+                    next = (lease, unanswered)
+                }
+                if next == nil, let more = claimSameJob(lease.job.id) { next = (more, nil) }
+            }
+        }
+    }
+
+    private func claimSameJob(_ job: JobID) -> ChunkLease? {
+        try? store.chunkClaim(
+            owner: configuration.owner, now: Date(), leaseDuration: configuration.leaseDuration, job: job,
+            chunkSize: { [sizer] job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+    }
+
+    /// Runs one process: feeds it `lease` (its `carried` items, or its pending
+    /// ones), then further chunks of the same job, until there are none.
+    private func runStreamProcess(_ first: ChunkLease, carried: [WorkItem]?, attempts: [Int64: Int]) async -> StreamEnd {
+        let spec = first.job.spec
+        let separator: UInt8 = spec.nulSeparated ? 0 : 10
+        guard let program = spec.command.first.map({ Array($0.utf8) }),
+              let path = ExecutableLocator.locate(program, workingDirectory: spec.workingDirectory, environment: spec.environment)
+        else {
+            return .died(first, unanswered: carried ?? pendingItems(first), reason: "could not start (command not found: \(spec.command.first ?? ""))", errorTail: Data())
+        }
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        options.teardownSequence = [.send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(500))]
+        let configuration = Configuration(
+            executable: .path(FilePath(path)),
+            arguments: Arguments(executablePathOverride: program + [0], remainingValues: spec.command.dropFirst().map { Array($0.utf8) + [0] }),
+            environment: .custom(spec.environment.map { Array($0) + [0] }),
+            workingDirectory: FilePath(spec.workingDirectory),
+            platformOptions: options)
+        let watch = StreamWatch()
+        let timeoutSeconds: Double? = {
+            switch spec.timeout {
+            case nil: return nil
+            case .seconds(let s): return s
+            case .percentOfMedian(let p): return medians.median(for: first.job.id).map { $0 * p / 100 }
+            }
+        }()
+        do {
+            let result = try await Subprocess.run(configuration, input: .inputWriter, output: .sequence, error: .sequence) {
+                execution -> StreamEnd in
+                async let errorTail = OutputCapture.tail(execution.standardError, keep: 64 << 10)
+                let pid = execution.processIdentifier.value
+                let watchdog = Task { [watch] in
+                    guard let timeoutSeconds else { return }
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(50))
+                        if watch.waitedLonger(than: timeoutSeconds) {
+                            // The process group is the process's own (processGroupID = 0).
+                            kill(-pid, SIGKILL)
+                            return
+                        }
+                    }
+                }
+                defer { watchdog.cancel() }
+                var reader = LineReader(execution.standardOutput, separator: separator, maxRecord: spec.maxOutput)
+                var lease = first
+                var items = carried ?? pendingItems(lease)
+                while true {
+                    var payload: [UInt8] = []
+                    for item in items {
+                        payload.append(contentsOf: item.data)
+                        payload.append(separator)
+                    }
+                    let writer = execution.standardInputWriter
+                    let writing = Task { _ = try? await writer.write(payload) }
+                    var results: [(line: Int64, outcome: ItemOutcome, attempts: Int)] = []
+                    var started = Date()
+                    for (index, item) in items.enumerated() {
+                        if !results.isEmpty, !reader.hasBufferedRecord() {
+                            // Nothing more is ready: commit what is, so followers see it now.
+                            guard await record(lease, results, completesChunk: false) == .recorded else {
+                                writing.cancel()
+                                return .stopped
+                            }
+                            results.removeAll(keepingCapacity: true)
+                        }
+                        watch.awaiting(since: Date())
+                        let answer: Data?
+                        do {
+                            answer = try await reader.next()
+                        } catch {
+                            writing.cancel()
+                            _ = await record(lease, results, completesChunk: false)
+                            try? execution.send(signal: .kill, toProcessGroup: true)
+                            return .died(lease, unanswered: Array(items[index...]), reason: "wrote a line over the output limit", errorTail: Data())
+                        }
+                        guard var output = answer else {
+                            await writing.value
+                            _ = await record(lease, results, completesChunk: false)
+                            let reason = watch.timedOut
+                                ? "timed out after \(String(format: "%.3g", timeoutSeconds ?? 0)) s" : "exited"
+                            return .died(lease, unanswered: Array(items[index...]), reason: reason, errorTail: (try? await errorTail) ?? Data())
+                        }
+                        let now = Date()
+                        output.append(separator)
+                        results.append((item.line, ItemOutcome(status: .succeeded, exitStatus: 0, output: output, startedAt: started, finishedAt: now), (attempts[item.line] ?? 0) + 1))
+                        started = now
+                    }
+                    watch.awaiting(since: nil)
+                    await writing.value
+                    let outcome = await record(lease, results, completesChunk: true)
+                    guard outcome == .recorded else { return .stopped }
+                    if let average = items.isEmpty ? nil : Date().timeIntervalSince(started) / Double(items.count) {
+                        sizer.observe(job: lease.job.id, seconds: average)
+                    }
+                    guard !isStopping, let more = claimSameJob(lease.job.id) else { break }
+                    lease = more
+                    items = pendingItems(lease)
+                }
+                try? await execution.standardInputWriter.finish()
+                // Anything the process writes after its last answer breaks the one-line-per-item contract.
+                if let extra = try? await reader.next() {
+                    logger.warning("job \(lease.job.id): the stream process wrote more lines than it was given items (first extra: \(String(decoding: extra.prefix(80), as: UTF8.self))); results may be misaligned")
+                    while (try? await reader.next()) != nil {}
+                }
+                _ = try? await errorTail
+                return .finished
+            }
+            return result.closureResult
+        } catch {
+            if isStopping || Task.isCancelled { return .stopped }
+            return .died(first, unanswered: carried ?? pendingItems(first), reason: "could not start (\(error))", errorTail: Data())
+        }
+    }
+
+    private func pendingItems(_ lease: ChunkLease) -> [WorkItem] {
+        (try? store.itemsPending(for: lease, afterLine: lease.firstLine - 1, limit: Int(lease.lineCount))) ?? []
+    }
+}
+
+/// What a stream process's watchdog sees: since when the process owes an
+/// answer, and whether the watchdog killed it for taking too long.
+final class StreamWatch: Sendable {
+    private let state = Mutex<(since: Date?, timedOut: Bool)>((nil, false))
+
+    func awaiting(since: Date?) { state.withLock { $0.since = since } }
+
+    /// True (and remembered) when the current wait is longer than `seconds`.
+    func waitedLonger(than seconds: Double) -> Bool {
+        state.withLock { state in
+            guard let since = state.since, Date().timeIntervalSince(since) > seconds else { return false }
+            state.timedOut = true
+            return true
+        }
+    }
+
+    var timedOut: Bool { state.withLock { $0.timedOut } }
+}
