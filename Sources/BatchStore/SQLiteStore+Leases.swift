@@ -68,32 +68,44 @@ extension SQLiteStore {
         }
     }
 
-    /// The lease's status, with what recording under it needs to know.
-    static func leaseStatus(_ db: Database, _ lease: ChunkLease)
-        throws -> (status: LeaseStatus, nextSequence: Int64, job: Job?)
-    {
+    /// What recording under a lease needs to know of its chunk and job, read
+    /// in one small query (on every record and every watch, so it reads no
+    /// more than this: the job's spec is immutable and comes with the lease).
+    struct LeaseState {
+        var status: LeaseStatus
+        var jobState: JobState
+        var itemCount: Int64
+        var finishedCount: Int64
+        var failedCount: Int64
+        var nextSequence: Int64
+    }
+
+    static func leaseState(_ db: Database, _ lease: ChunkLease) throws -> LeaseState? {
         guard let row = try Row.fetchOne(
             db.cachedStatement(sql: """
-                SELECT chunk.state AS chunk_state, chunk.fence AS chunk_fence, job.*
+                SELECT chunk.state AS chunk_state, chunk.fence, job.state, job.item_count, job.finished_count,
+                       job.failed_count, job.next_sequence
                 FROM chunk JOIN job ON job.id = chunk.job_id WHERE chunk.id = ?
                 """),
             arguments: [lease.chunkID])
-        else { return (.jobEnded, 0, nil) }
-        let job = try Self.job(from: row)
-        let held = (row["chunk_state"] as String) == "leased" && (row["chunk_fence"] as Int64) == lease.fence
+        else { return nil }
+        let jobState = JobState(rawValue: row["state"]) ?? .cancelled
+        let held = (row["chunk_state"] as String) == "leased" && (row["fence"] as Int64) == lease.fence
         let status: LeaseStatus
-        if job.state.isRunnable {
+        if jobState.isRunnable {
             status = held ? .held : .lost
-        } else if job.state == .failed && job.spec.halt?.when == .soon && held {
+        } else if jobState == .failed && lease.job.spec.halt?.when == .soon && held {
             status = .draining
         } else {
             status = .jobEnded
         }
-        return (status, row["next_sequence"], job)
+        return LeaseState(
+            status: status, jobState: jobState, itemCount: row["item_count"], finishedCount: row["finished_count"],
+            failedCount: row["failed_count"], nextSequence: row["next_sequence"])
     }
 
     public func leaseStatus(_ lease: ChunkLease) throws -> LeaseStatus {
-        try read { db in try Self.leaseStatus(db, lease).status }
+        try read { db in try Self.leaseState(db, lease)?.status ?? .jobEnded }
     }
 
     public func resultsRecordIfLeaseHeld(
@@ -101,13 +113,13 @@ extension SQLiteStore {
         completesChunk: Bool, now: Date
     ) throws -> RecordOutcome {
         try write { db in
-            let (status, nextSequence, current) = try Self.leaseStatus(db, lease)
-            switch status {
+            guard let current = try Self.leaseState(db, lease) else { return .jobEnded }
+            switch current.status {
             case .lost: return .leaseLost
             case .jobEnded: return .jobEnded
             case .held, .draining: break
             }
-            guard let job = current else { return .jobEnded }
+            let nextSequence = current.nextSequence
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
                                     reason, attempts, started_at, finished_at)
@@ -125,13 +137,13 @@ extension SQLiteStore {
                     outcome.startedAt.timeIntervalSince1970, outcome.finishedAt.timeIntervalSince1970,
                 ])
             }
-            let finished = job.finishedCount + Int64(results.count)
-            let failedTotal = job.failedCount + failed
-            var state = job.state
+            let finished = current.finishedCount + Int64(results.count)
+            let failedTotal = current.failedCount + failed
+            var state = current.jobState
             var haltReason: String?
-            if state == .sealed && finished == job.itemCount {
+            if state == .sealed && finished == current.itemCount {
                 state = .complete
-            } else if state.isRunnable, failed > 0, let halt = job.spec.halt,
+            } else if state.isRunnable, failed > 0, let halt = lease.job.spec.halt,
                 halt.isReached(failed: failedTotal, finished: finished)
             {
                 state = .failed
@@ -145,7 +157,7 @@ extension SQLiteStore {
                 WHERE id = ?
                 """).execute(arguments: [
                     finished, failedTotal, nextSequence + Int64(results.count), state.rawValue,
-                    state != job.state, now.timeIntervalSince1970, haltReason, job.id.rawValue,
+                    state != current.jobState, now.timeIntervalSince1970, haltReason, lease.job.id.rawValue,
                 ])
             if completesChunk {
                 try db.cachedStatement(sql: """

@@ -22,6 +22,7 @@ public struct CommandHandler: ItemHandler {
     public var maxOutput: Int
     public var errorTail: Int
     public var killGrace: Duration
+    private let commands = PreparedCommands()
 
     public init(maxOutput: Int = .max, errorTail: Int = 64 << 10, killGrace: Duration = .milliseconds(500)) {
         self.maxOutput = maxOutput
@@ -31,7 +32,8 @@ public struct CommandHandler: ItemHandler {
 
     public func run(_ item: WorkItem, of job: Job) async throws -> ItemOutcome {
         let started = Date()
-        let argv = CommandLineBuilder(command: job.spec.command).argv(for: item.data)
+        let prepared = commands.prepared(for: job)
+        let argv = prepared.builder.argv(for: item.data)
         func failure(_ exitStatus: Int32, _ reason: String) -> ItemOutcome {
             ItemOutcome(
                 status: .failed, exitStatus: exitStatus, errorOutput: Data(reason.utf8), reason: reason,
@@ -40,10 +42,7 @@ public struct CommandHandler: ItemHandler {
         if argv.contains(where: { $0.contains(0) }) {
             return failure(126, "the item contains a NUL byte, which cannot be passed in an argument")
         }
-        guard let program = argv.first,
-              let path = ExecutableLocator.locate(
-                program, workingDirectory: job.spec.workingDirectory, environment: job.spec.environment)
-        else {
+        guard let program = argv.first, let path = prepared.executable else {
             return failure(127, "command not found: \(String(decoding: argv.first ?? [], as: UTF8.self))")
         }
 
@@ -55,7 +54,7 @@ public struct CommandHandler: ItemHandler {
             // Subprocess copies raw bytes with strdup: each needs its terminating NUL.
             arguments: Arguments(
                 executablePathOverride: program + [0], remainingValues: argv.dropFirst().map { $0 + [0] }),
-            environment: .custom(job.spec.environment.map { Array($0) + [0] }),
+            environment: .custom(prepared.environment),
             workingDirectory: FilePath(job.spec.workingDirectory),
             platformOptions: options)
 

@@ -1,0 +1,74 @@
+"""Helpers for scripts/bench: run a command and report its wall time and
+peak memory (ru_maxrss of the child), and measure follow delays."""
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+
+
+def run(argv, stdin_path=None, env=None):
+    """Runs argv; prints 'seconds peak_kib' for it alone."""
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    start = time.monotonic()
+    child = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.monotonic() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{argv[0]} failed with status {os.waitstatus_to_exitcode(status)}")
+    print(f"{seconds:.3f} {usage.ru_maxrss}")
+
+
+def follow_delay(batch, db, count):
+    """Runs `count` tiny items per item and reads `follow --unordered --json`,
+    stamping each line as it arrives; the delay is that moment minus the
+    item's recorded finish time. Prints 'median_ms p99_ms'."""
+    env = dict(os.environ, BATCH_DB=db, BATCH_NO_AUTOSTART="1")
+    job = subprocess.run([batch, "submit", "--chunksize", "1", "--", "true"],
+                         input="".join(f"{i}\n" for i in range(count)).encode(),
+                         capture_output=True, env=env, check=True).stdout.decode().strip()
+    follower = subprocess.Popen([batch, "follow", "--unordered", "--json", job], stdout=subprocess.PIPE, env=env)
+    arrivals = {}
+    for raw in follower.stdout:
+        arrivals[json.loads(raw)["line"]] = time.time()
+    follower.wait()
+    connection = sqlite3.connect(db)
+    finished = dict(connection.execute("SELECT line, finished_at FROM result WHERE job_id = ?", (int(job),)))
+    delays = sorted((arrivals[line] - finished[line]) * 1000 for line in arrivals)
+    print(f"{delays[len(delays) // 2]:.1f} {delays[min(len(delays) - 1, int(len(delays) * 0.99))]:.1f}")
+
+
+def pool_imap(count, workers):
+    """Python's Pool.imap over the same items, in memory (nothing durable).
+    Prints seconds."""
+    import multiprocessing
+    start = time.monotonic()
+    with multiprocessing.Pool(workers) as pool:
+        for _ in pool.imap(str, range(1, count + 1), chunksize=1000):
+            pass
+    print(f"{time.monotonic() - start:.3f}")
+
+
+def peak_of(pid):
+    """Peak resident memory of a running process, in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                print(line.split()[1])
+                return
+    print(0)
+
+
+if __name__ == "__main__":
+    command = sys.argv[1]
+    if command == "run":
+        stdin_path = sys.argv[2] if sys.argv[2] != "-" else None
+        run(sys.argv[3:], stdin_path)
+    elif command == "follow-delay":
+        follow_delay(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif command == "pool-imap":
+        pool_imap(int(sys.argv[2]), int(sys.argv[3]))
+    elif command == "peak":
+        peak_of(int(sys.argv[2]))

@@ -1,0 +1,96 @@
+/*
+ * The raw bound for batch's store cycle: the same schema shape and the same
+ * insert / claim / record work, written directly against SQLite's C API in one
+ * process with no work per item. batch's end-to-end throughput is reported as
+ * a ratio to this.
+ *
+ *   cc -O2 raw_bound.c -lsqlite3 -o raw_bound && ./raw_bound 1000000 /tmp/raw.db
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void check(int rc, sqlite3 *db, const char *what) {
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    const char *path = argc > 2 ? argv[2] : "/tmp/raw_bound.db";
+    const int chunk = 1000;
+    remove(path);
+    sqlite3 *db;
+    check(sqlite3_open(path, &db), db, "open");
+    check(sqlite3_exec(db,
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        "CREATE TABLE item (job_id INTEGER NOT NULL, line INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (job_id, line));"
+        "CREATE TABLE chunk (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, first_line INTEGER NOT NULL,"
+        "  last_line INTEGER NOT NULL, state TEXT NOT NULL, owner TEXT, lease_expires_at REAL, fence INTEGER NOT NULL);"
+        "CREATE TABLE result (job_id INTEGER NOT NULL, line INTEGER NOT NULL, sequence INTEGER NOT NULL,"
+        "  status TEXT NOT NULL, output BLOB NOT NULL, PRIMARY KEY (job_id, line), UNIQUE (job_id, sequence));",
+        NULL, NULL, NULL), db, "schema");
+
+    sqlite3_stmt *insert, *claim, *read, *record, *done;
+    check(sqlite3_prepare_v2(db, "INSERT INTO item (job_id, line, data) VALUES (1, ?, ?)", -1, &insert, NULL), db, "prepare");
+    check(sqlite3_prepare_v2(db, "INSERT INTO chunk (job_id, first_line, last_line, state, owner, lease_expires_at, fence) VALUES (1, ?, ?, 'leased', 'd', 0, 1)", -1, &claim, NULL), db, "prepare");
+    check(sqlite3_prepare_v2(db, "SELECT line, data FROM item WHERE job_id = 1 AND line BETWEEN ? AND ?", -1, &read, NULL), db, "prepare");
+    check(sqlite3_prepare_v2(db, "INSERT INTO result (job_id, line, sequence, status, output) VALUES (1, ?, ?, 'succeeded', ?)", -1, &record, NULL), db, "prepare");
+    check(sqlite3_prepare_v2(db, "UPDATE chunk SET state = 'done', owner = NULL WHERE id = ?", -1, &done, NULL), db, "prepare");
+
+    double t0 = now();
+    char text[32];
+    for (long start = 1; start <= n; start += chunk) {
+        sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+        for (long line = start; line < start + chunk && line <= n; line++) {
+            int len = snprintf(text, sizeof text, "%ld", line);
+            sqlite3_bind_int64(insert, 1, line);
+            sqlite3_bind_blob(insert, 2, text, len, SQLITE_STATIC);
+            check(sqlite3_step(insert), db, "insert");
+            sqlite3_reset(insert);
+        }
+        check(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), db, "commit");
+    }
+    double t1 = now();
+    long sequence = 0;
+    for (long start = 1; start <= n; start += chunk) {
+        long last = start + chunk - 1 < n ? start + chunk - 1 : n;
+        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        sqlite3_bind_int64(claim, 1, start);
+        sqlite3_bind_int64(claim, 2, last);
+        check(sqlite3_step(claim), db, "claim");
+        sqlite3_reset(claim);
+        long chunk_id = sqlite3_last_insert_rowid(db);
+        check(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), db, "commit");
+        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        sqlite3_bind_int64(read, 1, start);
+        sqlite3_bind_int64(read, 2, last);
+        while (sqlite3_step(read) == SQLITE_ROW) {
+            sqlite3_bind_int64(record, 1, sqlite3_column_int64(read, 0));
+            sqlite3_bind_int64(record, 2, ++sequence);
+            sqlite3_bind_blob(record, 3, sqlite3_column_blob(read, 1), sqlite3_column_bytes(read, 1), SQLITE_TRANSIENT);
+            check(sqlite3_step(record), db, "record");
+            sqlite3_reset(record);
+        }
+        sqlite3_reset(read);
+        sqlite3_bind_int64(done, 1, chunk_id);
+        check(sqlite3_step(done), db, "done");
+        sqlite3_reset(done);
+        check(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), db, "commit");
+    }
+    double t2 = now();
+    printf("%ld %.3f %.3f\n", n, t1 - t0, t2 - t1);
+    sqlite3_close(db);
+    remove(path);
+    return 0;
+}
