@@ -1,16 +1,8 @@
 import BatchStore
 import Foundation
-import Subprocess
-#if canImport(Glibc)
-import Glibc
-#endif
-#if canImport(System)
-import System
-#else
-import SystemPackage
-#endif
 
-/// Runs a job's command once per item (one process per item).
+/// Runs a job's command once per item (one process per item, started with
+/// `posix_spawn`: see `SpawnedProcess`).
 ///
 /// The command runs directly (no shell) in the job's working directory and
 /// environment, in a process group of its own so that cancelling the item
@@ -46,53 +38,33 @@ public struct CommandHandler: ItemHandler {
             return failure(127, "command not found: \(String(decoding: argv.first ?? [], as: UTF8.self))")
         }
 
-        var options = PlatformOptions()
-        options.processGroupID = 0
-        options.teardownSequence = [.send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: killGrace)]
-        let configuration = Configuration(
-            executable: .path(FilePath(path)),
-            // Subprocess copies raw bytes with strdup: each needs its terminating NUL.
-            arguments: Arguments(
-                executablePathOverride: program + [0], remainingValues: argv.dropFirst().map { $0 + [0] }),
-            environment: .custom(prepared.environment),
-            workingDirectory: FilePath(job.spec.workingDirectory),
-            platformOptions: options)
-
-        let maxOutput = min(self.maxOutput, job.spec.maxOutput)
-        let errorTail = self.errorTail
-        let execution: ExecutionResult<(OutputCapture, Data), SequenceOutput, SequenceOutput>
+        let process = SpawnedProcess(
+            path: path, argv: argv.map { $0 + [0] }, environment: prepared.environment,
+            workingDirectory: job.spec.workingDirectory, maxOutput: min(maxOutput, job.spec.maxOutput),
+            errorTail: errorTail, killGrace: killGrace)
+        let result: SpawnedProcess.Result
         do {
-            execution = try await Subprocess.run(configuration, input: .none, output: .sequence, error: .sequence) {
-                running in
-                async let output = OutputCapture.collect(running.standardOutput, limit: maxOutput) {
-                    // Over the limit: stop the command instead of leaving it blocked on a full pipe.
-                    try? running.send(signal: .kill, toProcessGroup: true)
-                }
-                async let errors = OutputCapture.tail(running.standardError, keep: errorTail)
-                return try await (output, errors)
-            }
+            result = try await process.run()
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            if Task.isCancelled { throw CancellationError() }
             return failure(126, "cannot run \(path): \(error)")
         }
-        let (output, errors) = execution.closureResult
         let finished = Date()
-        if output.exceeded {
+        if result.outputExceeded {
             return ItemOutcome(
-                status: .failed, output: output.data, errorOutput: errors,
-                reason: "output exceeded the limit of \(maxOutput) bytes", startedAt: started, finishedAt: finished)
+                status: .failed, output: result.output, errorOutput: result.errorTail,
+                reason: "output exceeded the limit of \(min(maxOutput, job.spec.maxOutput)) bytes", startedAt: started,
+                finishedAt: finished)
         }
-        switch execution.terminationStatus {
+        switch result.termination {
         case .exited(let code):
             return ItemOutcome(
-                status: code == 0 ? .succeeded : .failed, exitStatus: code, output: output.data,
-                errorOutput: code == 0 ? Data() : errors, startedAt: started, finishedAt: finished)
+                status: code == 0 ? .succeeded : .failed, exitStatus: code, output: result.output,
+                errorOutput: code == 0 ? Data() : result.errorTail, startedAt: started, finishedAt: finished)
         case .signaled(let signal):
-            if Task.isCancelled { throw CancellationError() }
             return ItemOutcome(
-                status: .failed, signal: signal, output: output.data, errorOutput: errors,
+                status: .failed, signal: signal, output: result.output, errorOutput: result.errorTail,
                 reason: "killed by signal \(signal)", startedAt: started, finishedAt: finished)
         }
     }
