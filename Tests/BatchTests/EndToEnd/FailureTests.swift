@@ -122,19 +122,19 @@ extension EndToEnd {
             let script = "echo $1 >> runs.log; [ -e fixed-$1 ] || exit 1; echo ok-$1"
             let submitted = try env.batch(["submit", "--", "sh", "-c", script, "_"], input: (1...6).map { "\($0)\n" }.joined())
             let id = submitted.out.trimmingCharacters(in: .whitespacesAndNewlines)
-            for n in [1, 3, 5] { FileManager.default.createFile(atPath: env.directory.file("fixed-\(n)"), contents: nil) }
+            for n in [1, 3, 5] { _ = FileManager.default.createFile(atPath: env.directory.file("fixed-\(n)"), contents: nil) }
             let first = try env.batch(["wait", id])
             #expect(first.status == 1)
             #expect(first.out == "ok-1\nok-3\nok-5\n")
             let running = try env.batch(["retry", id, "--items", "abc"])
             #expect(running.status == 64)
-            for n in [2, 4] { FileManager.default.createFile(atPath: env.directory.file("fixed-\(n)"), contents: nil) }
+            for n in [2, 4] { _ = FileManager.default.createFile(atPath: env.directory.file("fixed-\(n)"), contents: nil) }
             let partial = try env.batch(["retry", id, "--items", "2-4"])
             #expect(partial.status == 0, "\(partial.err)")
             let second = try env.batch(["wait", id])
             #expect(second.status == 1, "line 6 still fails")
             #expect(second.out == "ok-1\nok-2\nok-3\nok-4\nok-5\n")
-            FileManager.default.createFile(atPath: env.directory.file("fixed-6"), contents: nil)
+            _ = FileManager.default.createFile(atPath: env.directory.file("fixed-6"), contents: nil)
             #expect(try env.batch(["retry", id]).status == 0)
             let third = try env.batch(["wait", id])
             #expect(third.status == 0)
