@@ -111,6 +111,8 @@ extension WorkerPool {
                 execution -> StreamEnd in
                 async let errorTail = OutputCapture.tail(execution.standardError, keep: 64 << 10)
                 let pid = execution.processIdentifier.value
+                // Unstructured because it must run beside the body's awaits on the
+                // process's output; it is cancelled when the body returns.
                 let watchdog = Task { [watch] in
                     guard let timeoutSeconds else { return }
                     while !Task.isCancelled {
@@ -133,6 +135,9 @@ extension WorkerPool {
                         payload.append(separator)
                     }
                     let writer = execution.standardInputWriter
+                    // Writing runs beside reading (a process answering a long chunk
+                    // fills its stdout before it has read all its input); the body
+                    // awaits or cancels it before it moves on.
                     let writing = Task { _ = try? await writer.write(payload) }
                     var results: [(line: Int64, outcome: ItemOutcome, attempts: Int)] = []
                     var started = Date()
