@@ -88,6 +88,9 @@ public protocol BatchStore: Sendable {
     /// running (and, for a job halted with `soon`, still record results).
     func chunksLeasedExist(job: JobID) throws -> Bool
 
+    /// Every chunk held now: who holds it, for which job and lines.
+    func chunksLeasedList() throws -> [(owner: String, job: JobID, firstLine: Int64, lastLine: Int64)]
+
     /// Hands a chunk back so that its unfinished items are claimed again
     /// (by anyone), if the lease is still held.
     func chunkReleaseIfLeaseHeld(_ lease: ChunkLease) throws

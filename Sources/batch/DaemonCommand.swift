@@ -1,0 +1,139 @@
+import ArgumentParser
+import BatchStore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "See or stop the daemons that serve the database.",
+        subcommands: [DaemonStatusCommand.self, DaemonStopCommand.self])
+}
+
+struct DaemonStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "List the daemons serving the database: pid, host, workers, since when, what they hold.",
+        discussion: """
+            Example:
+              batch daemon status
+
+            \(ExitStatus.helpText)
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    @Flag(help: "One JSON object per daemon: id, host, pid, workers, started_at, heartbeat_at, alive, chunks ([{job, first_line, last_line}]).")
+    var json = false
+
+    struct Summary: Encodable {
+        struct Chunk: Encodable {
+            var job: Int64
+            var firstLine: Int64
+            var lastLine: Int64
+            enum CodingKeys: String, CodingKey {
+                case job
+                case firstLine = "first_line"
+                case lastLine = "last_line"
+            }
+        }
+
+        var id: String
+        var host: String
+        var pid: Int32
+        var workers: Int
+        var startedAt: String
+        var heartbeatAt: String
+        /// On this host: the process is running; elsewhere: it beat within 10 s.
+        var alive: Bool
+        var chunks: [Chunk]
+
+        enum CodingKeys: String, CodingKey {
+            case id, host, pid, workers, alive, chunks
+            case startedAt = "started_at"
+            case heartbeatAt = "heartbeat_at"
+        }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let db = try store.openStore()
+            let chunks = try db.chunksLeasedList()
+            let me = ProcessIdentity.current
+            let format = ISO8601DateFormatter()
+            let summaries = try db.daemonsList().map { daemon in
+                Summary(
+                    id: daemon.id, host: daemon.host, pid: daemon.pid, workers: daemon.workers,
+                    startedAt: format.string(from: daemon.startedAt), heartbeatAt: format.string(from: daemon.heartbeatAt),
+                    alive: daemon.host == me.host
+                        ? ProcessIdentity.isAlive(pid: daemon.pid, start: daemon.processStart)
+                        : Date().timeIntervalSince(daemon.heartbeatAt) < 10,
+                    chunks: chunks.filter { $0.owner == daemon.id }.map {
+                        .init(job: $0.job.rawValue, firstLine: $0.firstLine, lastLine: $0.lastLine)
+                    })
+            }
+            var out = OutputBuffer(fd: 1)
+            if json {
+                for summary in summaries { out.append(JobSummary.encode(summary) + "\n") }
+            } else if summaries.isEmpty {
+                out.append("no daemon serves \(db.path)\n")
+            } else {
+                for s in summaries {
+                    let holding = s.chunks.isEmpty ? "idle"
+                        : s.chunks.map { "job \($0.job) lines \($0.firstLine)-\($0.lastLine)" }.joined(separator: ", ")
+                    out.append("pid \(s.pid) on \(s.host)\(s.alive ? "" : " (not responding)"): \(s.workers) workers, since \(s.startedAt); \(holding)\n")
+                }
+            }
+            out.flush()
+        }
+    }
+}
+
+struct DaemonStopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop this host's daemons gracefully (SIGTERM) and wait until they are gone.",
+        discussion: """
+            Each daemon stops claiming, lets running items finish for its grace period and hands the rest \
+            back; jobs go on when a daemon serves the database again.
+
+            Example:
+              batch daemon stop
+
+            \(ExitStatus.helpText)
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "How long to wait for them to exit.")
+    var timeout: String = "60s"
+
+    func validate() throws {
+        guard DurationText.seconds(timeout) != nil else {
+            throw ValidationError("--timeout takes a duration like 30s or 5m, not '\(timeout)'")
+        }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let db = try store.openStore()
+            let me = ProcessIdentity.current
+            let local = try db.daemonsList().filter {
+                $0.host == me.host && ProcessIdentity.isAlive(pid: $0.pid, start: $0.processStart)
+            }
+            for daemon in local { kill(daemon.pid, SIGTERM) }
+            let deadline = Date().addingTimeInterval(DurationText.seconds(timeout) ?? 60)
+            var running = local
+            while !running.isEmpty && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                running = running.filter { ProcessIdentity.isAlive(pid: $0.pid, start: $0.processStart) }
+            }
+            guard running.isEmpty else {
+                throw CLIError(.timedOut, "\(running.count) daemon(s) still running after \(timeout): pid \(running.map { String($0.pid) }.joined(separator: ", "))")
+            }
+            StandardError.line("batch: stopped \(local.count) daemon(s)")
+        }
+    }
+}
