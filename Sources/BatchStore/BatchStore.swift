@@ -113,6 +113,12 @@ public protocol BatchStore: Sendable {
     /// Results in completion order, with sequence numbers greater than `afterSequence`.
     func resultsBySequence(job: JobID, afterSequence: Int64, limit: Int) throws -> [ItemResult]
 
+    /// How many of the job's results were recorded at or after `since`.
+    func resultsCount(job: JobID, finishedSince since: Date) throws -> Int
+
+    /// The job's failed results in line order, at most `limit`.
+    func resultsFailed(job: JobID, limit: Int) throws -> [ItemResult]
+
     /// The median runtime, in seconds, of the job's most recent 1,001
     /// successful items; `nil` before the first success.
     func resultsMedianDuration(job: JobID) throws -> Double?

@@ -41,6 +41,27 @@ extension SQLiteStore {
         }
     }
 
+    public func resultsCount(job: JobID, finishedSince since: Date) throws -> Int {
+        // Recent results have the highest sequence numbers: walk back from the newest.
+        try read { db in
+            try Int.fetchOne(
+                db, sql: """
+                    SELECT count(*) FROM (SELECT finished_at FROM result WHERE job_id = ? ORDER BY sequence DESC LIMIT 100000)
+                    WHERE finished_at >= ?
+                    """,
+                arguments: [job.rawValue, since.timeIntervalSince1970]) ?? 0
+        }
+    }
+
+    public func resultsFailed(job: JobID, limit: Int) throws -> [ItemResult] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.resultColumns) FROM result WHERE job_id = ? AND status = 'failed' ORDER BY line LIMIT ?",
+                arguments: [job.rawValue, limit]
+            ).map(Self.result(from:))
+        }
+    }
+
     public func resultsMedianDuration(job: JobID) throws -> Double? {
         try read { db in
             let durations = try Double.fetchAll(

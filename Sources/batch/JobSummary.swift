@@ -20,6 +20,20 @@ struct JobSummary: Encodable {
     var finishedAt: String?
     /// Why the job failed, when its --halt policy stopped it.
     var haltReason: String?
+    // `status` only (absent from `list`):
+    /// Items finished per second over the last minute.
+    var ratePerSecond: Double?
+    /// Seconds until every item is finished at that rate (a sealed job only).
+    var etaSeconds: Double?
+    /// Pids of the daemons holding chunks of the job now.
+    var daemons: [Int32]?
+    /// The first failed items.
+    var failures: [Failure]?
+
+    struct Failure: Encodable {
+        var line: Int64
+        var reason: String
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, state, command, items, finished, succeeded, failed, pending
@@ -29,6 +43,46 @@ struct JobSummary: Encodable {
         case sealedAt = "sealed_at"
         case finishedAt = "finished_at"
         case haltReason = "halt_reason"
+        case ratePerSecond = "rate_per_second"
+        case etaSeconds = "eta_seconds"
+        case daemons, failures
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(state, forKey: .state)
+        try container.encode(command, forKey: .command)
+        try container.encode(workingDirectory, forKey: .workingDirectory)
+        try container.encode(items, forKey: .items)
+        try container.encode(inputComplete, forKey: .inputComplete)
+        try container.encode(finished, forKey: .finished)
+        try container.encode(succeeded, forKey: .succeeded)
+        try container.encode(failed, forKey: .failed)
+        try container.encode(pending, forKey: .pending)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(sealedAt, forKey: .sealedAt)
+        try container.encode(finishedAt, forKey: .finishedAt)
+        try container.encode(haltReason, forKey: .haltReason)
+        try container.encodeIfPresent(ratePerSecond, forKey: .ratePerSecond)
+        if daemons != nil { try container.encode(etaSeconds, forKey: .etaSeconds) }
+        try container.encodeIfPresent(daemons, forKey: .daemons)
+        try container.encodeIfPresent(failures, forKey: .failures)
+    }
+
+    /// Adds what `status` shows beyond `list`: rate, ETA, daemons, first failures.
+    mutating func addLiveFigures(from store: any BatchStore, job: Job, now: Date = Date()) throws {
+        let window: TimeInterval = 60
+        let elapsed = max(1, min(window, now.timeIntervalSince(job.createdAt)))
+        let recent = try store.resultsCount(job: job.id, finishedSince: now.addingTimeInterval(-window))
+        let rate = Double(recent) / elapsed
+        ratePerSecond = (rate * 100).rounded() / 100
+        etaSeconds = job.state == .sealed && rate > 0 ? (Double(job.pendingCount) / rate).rounded() : nil
+        let owners = Set(try store.chunksLeasedList().filter { $0.job == job.id }.map(\.owner))
+        daemons = try store.daemonsList().filter { owners.contains($0.id) }.map(\.pid).sorted()
+        failures = try store.resultsFailed(job: job.id, limit: 5).map {
+            Failure(line: $0.line, reason: ResultPrinter.describeFailure($0.outcome))
+        }
     }
 
     init(_ job: Job) {

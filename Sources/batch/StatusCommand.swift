@@ -16,7 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at, halt_reason.")
+    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at, halt_reason, rate_per_second, eta_seconds, daemons (pids), failures ([{line, reason}]).")
     var json = false
 
     @Argument(help: "The job id (default: the newest job).")
@@ -38,11 +38,12 @@ struct StatusCommand: AsyncParsableCommand {
                 guard let newest = try db.jobsList(limit: 1).first else { throw CLIError(.noSuchJob, "there are no jobs in \(db.path)") }
                 found = newest
             }
+            var s = JobSummary(found)
+            try s.addLiveFigures(from: db, job: found)
             if json {
-                writeAll(1, Array((JobSummary.encode(JobSummary(found)) + "\n").utf8))
+                writeAll(1, Array((JobSummary.encode(s) + "\n").utf8))
                 return
             }
-            let s = JobSummary(found)
             let total = s.inputComplete ? "\(s.items)" : "\(s.items) so far, input still arriving"
             let text = """
                 job \(s.id): \(s.state)
@@ -51,6 +52,8 @@ struct StatusCommand: AsyncParsableCommand {
                   items:    \(total)
                   finished: \(s.finished) (\(s.succeeded) succeeded, \(s.failed) failed), \(s.pending) pending
                   created:  \(s.createdAt)\(s.finishedAt.map { "\n  ended:    \($0)" } ?? "")\(s.haltReason.map { "\n  reason:   \($0)" } ?? "")
+                  rate:     \(s.ratePerSecond ?? 0) items/s over the last minute\(s.etaSeconds.map { ", about \(Int($0)) s to go" } ?? "")
+                  daemons:  \(s.daemons?.isEmpty ?? true ? "none working on it" : s.daemons!.map { "pid \($0)" }.joined(separator: ", "))\((s.failures ?? []).map { "\n  failed:   line \($0.line): \($0.reason)" }.joined())
 
                 """
             writeAll(1, Array(text.utf8))

@@ -27,6 +27,13 @@ extension EndToEnd {
             let summary = try #require(Self.jsonLines(status.out).first)
             #expect(summary["failed"] as? Int == 1)
             #expect(summary["succeeded"] as? Int == 4)
+            let failures = summary["failures"] as? [[String: Any]] ?? []
+            #expect(failures.first?["line"] as? Int == 3)
+            #expect(failures.first?["reason"] as? String == "exit status 7: no good")
+            #expect((summary["rate_per_second"] as? Double ?? 0) > 0, "5 items finished within the last minute")
+            #expect(summary["daemons"] as? [Int] == [], "a finished job is held by no daemon")
+            let text = try env.batch(["status", id.description])
+            #expect(text.out.contains("failed:   line 3: exit status 7: no good"), "\(text.out)")
         }
 
         @Test func retriesRunOnlyTheFailedItemAgain() throws {
