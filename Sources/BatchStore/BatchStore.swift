@@ -54,6 +54,18 @@ public protocol BatchStore: Sendable {
     /// the job is still running or there is nothing to run again.
     func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, now: Date) throws -> Int
 
+    /// Deletes an ended job with its items, chunks and results. A running job
+    /// (open or sealed) is refused with `.jobState`, unless `force`, which
+    /// deletes it all the same (its daemons stop when they find it gone).
+    func jobDelete(_ id: JobID, force: Bool) throws
+
+    /// Deletes every ended job that ended before `cutoff`. Returns their ids.
+    func jobsDeleteEnded(before cutoff: Date) throws -> [JobID]
+
+    /// Gives the space of deleted rows back to the file system, if no other
+    /// connection is using the database right now. Returns whether it did.
+    func storageCompact() throws -> Bool
+
     // MARK: - Leases
 
     /// Claims the next work in input order: first a chunk that was handed back

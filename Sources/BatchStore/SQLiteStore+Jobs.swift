@@ -171,6 +171,40 @@ extension SQLiteStore {
         }
     }
 
+    public func jobDelete(_ id: JobID, force: Bool) throws {
+        try write { db in
+            let job = try Self.requireJob(db, id)
+            guard force || job.state.isFinal else {
+                throw StoreError(.jobState, "job \(id) is still \(job.state.rawValue); cancel it first, or remove it with --force")
+            }
+            try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id.rawValue])
+        }
+    }
+
+    public func jobsDeleteEnded(before cutoff: Date) throws -> [JobID] {
+        try write { db in
+            let ids = try Int64.fetchAll(
+                db, sql: "SELECT id FROM job WHERE state IN ('complete', 'failed', 'cancelled') AND finished_at < ?",
+                arguments: [cutoff.timeIntervalSince1970])
+            for id in ids { try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id]) }
+            return ids.map(JobID.init)
+        }
+    }
+
+    public func storageCompact() throws -> Bool {
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "VACUUM")
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+            return true
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+            return false
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
     public func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, now: Date) throws -> Int {
         try write { db in
             let job = try Self.requireJob(db, id)

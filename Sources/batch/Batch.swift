@@ -18,6 +18,6 @@ struct Batch: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, SubmitCommand.self, FollowCommand.self, WaitCommand.self, StatusCommand.self,
-            ListCommand.self, CancelCommand.self, RetryCommand.self, DaemonCommand.self,
+            ListCommand.self, CancelCommand.self, RetryCommand.self, ResultsCommand.self, LogsCommand.self, RemoveCommand.self, GarbageCollectCommand.self, DaemonCommand.self,
         ])
 }
