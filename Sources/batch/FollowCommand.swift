@@ -22,6 +22,7 @@ struct FollowCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var follow: FollowOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Option(help: "Skip the first N entries of the stream (to resume an interrupted follower).")
     var from: Int64 = 0
@@ -40,7 +41,10 @@ struct FollowCommand: AsyncParsableCommand {
             let id = try parseJobID(job)
             guard let found = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
             if found.state.isRunnable { try store.ensureDaemon(db) }
-            return try await followResults(store: db, job: id, order: follow.order, from: from, json: follow.json)
+            let (order, from, json) = (follow.order, from, follow.json)
+            return try await withProgress(store: db, job: id, mode: progress.mode) {
+                try await followResults(store: db, job: id, order: order, from: from, json: json)
+            }
         }
         if status != .success { throw status.exitCode }
     }

@@ -12,6 +12,39 @@ struct FollowOptions: ParsableArguments {
     var order: ResultStream.Order { unordered ? .completion : .input }
 }
 
+/// `--progress` / `--no-progress`, shared by follow, wait and run.
+struct ProgressOptions: ParsableArguments {
+    @Flag(help: "Show progress on stderr even when it is not a terminal (a line every 2 s).")
+    var progress = false
+
+    @Flag(name: .customLong("no-progress"), help: "Never show progress (by default it is shown when stderr is a terminal).")
+    var noProgress = false
+
+    var mode: ProgressReporter.Mode { ProgressReporter.mode(progress: progress, noProgress: noProgress) }
+}
+
+/// Runs `body` with a progress reporter drawing beside it, and erases the
+/// progress line before returning.
+func withProgress<T: Sendable>(
+    store: any BatchStore, job: JobID, mode: ProgressReporter.Mode, _ body: @Sendable () async throws -> T
+) async throws -> T {
+    guard mode != .off else { return try await body() }
+    // Unstructured so that it runs beside `body` and is cancelled and awaited
+    // (erasing its line) on every way out of this function.
+    let reporter = Task { await ProgressReporter(store: store, job: job, mode: mode).run() }
+    defer { reporter.cancel() }
+    do {
+        let value = try await body()
+        reporter.cancel()
+        await reporter.value
+        return value
+    } catch {
+        reporter.cancel()
+        await reporter.value
+        throw error
+    }
+}
+
 /// Prints a job's results as they are recorded until the job ends, and
 /// returns the exit status that describes how it ended.
 func followResults(store: any BatchStore, job: JobID, order: ResultStream.Order, from cursor: Int64, json: Bool)

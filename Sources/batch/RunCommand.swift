@@ -21,6 +21,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var follow: FollowOptions
+    @OptionGroup var progress: ProgressOptions
     @OptionGroup var submit: SubmitOptions
 
     func validate() throws { try submit.validateCommand() }
@@ -35,6 +36,7 @@ struct RunCommand: AsyncParsableCommand {
             let separator: UInt8 = submit.null ? 0 : 10
             let order = follow.order
             let json = follow.json
+            let progressMode = progress.mode
             return try await withThrowingTaskGroup(of: ExitStatus?.self) { group in
                 group.addTask {
                     // A thread of its own: reading the input blocks, and must not hold up the follower.
@@ -45,7 +47,9 @@ struct RunCommand: AsyncParsableCommand {
                     return nil
                 }
                 group.addTask {
-                    try await followResults(store: db, job: job.id, order: order, from: 0, json: json)
+                    try await withProgress(store: db, job: job.id, mode: progressMode) {
+                        try await followResults(store: db, job: job.id, order: order, from: 0, json: json)
+                    }
                 }
                 var status = ExitStatus.success
                 while let result = try await group.next() {

@@ -5,7 +5,7 @@ import Glibc
 
 enum StandardError {
     static func line(_ text: String) {
-        writeAll(2, Array((text + "\n").utf8))
+        StatusLine.line(text)
     }
 }
 
@@ -49,6 +49,8 @@ struct OutputBuffer {
 
     mutating func flush() {
         guard !bytes.isEmpty else { return }
+        // On a terminal, stdout shares the screen with the progress line.
+        StatusLine.clear()
         writeAll(fd, bytes)
         bytes.removeAll(keepingCapacity: true)
     }

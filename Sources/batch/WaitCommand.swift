@@ -23,6 +23,8 @@ struct WaitCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per item (see 'batch follow --help').")
     var json = false
 
+    @OptionGroup var progress: ProgressOptions
+
     @Option(help: "Give up after this long (e.g. 500ms, 30s, 5m, 1h); the job goes on.")
     var timeout: String?
 
@@ -40,27 +42,31 @@ struct WaitCommand: AsyncParsableCommand {
         let status = try await reportingErrors {
             let db = try store.openStore()
             let id = try parseJobID(job)
+            guard try db.jobFetch(id) != nil else { throw CLIError(.noSuchJob, "no job \(id)") }
             let deadline = timeout.flatMap(DurationText.seconds).map { Date().addingTimeInterval($0) }
-            var delay = 0.005
-            var checkedDaemon = false
-            while true {
-                guard let found = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
-                if found.state.isFinal { break }
-                if !checkedDaemon {
-                    try store.ensureDaemon(db)
-                    checkedDaemon = true
+            let (timeoutText, json) = (timeout, json)
+            return try await withProgress(store: db, job: id, mode: progress.mode) {
+                var delay = 0.005
+                var checkedDaemon = false
+                while true {
+                    guard let found = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
+                    if found.state.isFinal { break }
+                    if !checkedDaemon {
+                        try store.ensureDaemon(db)
+                        checkedDaemon = true
+                    }
+                    if let deadline, Date() >= deadline {
+                        throw CLIError(
+                            .timedOut,
+                            "job \(id) is still running after \(timeoutText!) (\(found.finishedCount) of \(found.itemCount)\(found.state == .open ? " so far" : "") items finished); it goes on")
+                    }
+                    var pause = delay
+                    if let deadline { pause = max(0, min(pause, deadline.timeIntervalSinceNow)) }
+                    try await Task.sleep(for: .seconds(pause))
+                    delay = min(delay * 2, 0.05)
                 }
-                if let deadline, Date() >= deadline {
-                    throw CLIError(
-                        .timedOut,
-                        "job \(id) is still running after \(timeout!) (\(found.finishedCount) of \(found.itemCount)\(found.state == .open ? " so far" : "") items finished); it goes on")
-                }
-                var pause = delay
-                if let deadline { pause = max(0, min(pause, deadline.timeIntervalSinceNow)) }
-                try await Task.sleep(for: .seconds(pause))
-                delay = min(delay * 2, 0.05)
+                return try await followResults(store: db, job: id, order: .input, from: 0, json: json)
             }
-            return try await followResults(store: db, job: id, order: .input, from: 0, json: json)
         }
         if status != .success { throw status.exitCode }
     }

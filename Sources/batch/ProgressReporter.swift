@@ -1,0 +1,101 @@
+import BatchStore
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Draws a job's progress on stderr while `follow`, `wait` or `run` is
+/// waiting: done / total (or "so far" while input arrives), failed, rate over
+/// the last minute, elapsed, ETA. The figures come from the store, so any
+/// terminal that attaches to a running job sees the same.
+///
+/// On a terminal it redraws one line in place (carriage return and "erase
+/// line" — two escape codes, not worth a dependency) at most four times a
+/// second and erases it when done; elsewhere (`--progress` into a file or
+/// pipe) it writes a plain line every two seconds. It never writes to stdout.
+struct ProgressReporter {
+    enum Mode {
+        case off
+        case terminal
+        case lines
+    }
+
+    static func mode(progress: Bool, noProgress: Bool) -> Mode {
+        if noProgress { return .off }
+        if isatty(2) == 1 { return .terminal }
+        return progress ? .lines : .off
+    }
+
+    let store: any BatchStore
+    let job: JobID
+    let mode: Mode
+
+    /// Runs until cancelled, then erases its line.
+    func run() async {
+        guard mode != .off else { return }
+        let interval: Duration = mode == .terminal ? .milliseconds(250) : .seconds(2)
+        var rate: Double = 0
+        var rateReadAt = Date.distantPast
+        defer { StatusLine.clear() }
+        while !Task.isCancelled {
+            if let current = try? store.jobFetch(job) {
+                let now = Date()
+                if now.timeIntervalSince(rateReadAt) >= 1 {
+                    let window = max(1, min(60, now.timeIntervalSince(current.createdAt)))
+                    rate = Double((try? store.resultsCount(job: job, finishedSince: now.addingTimeInterval(-60))) ?? 0) / window
+                    rateReadAt = now
+                }
+                let text = Self.describe(current, rate: rate, now: now)
+                if mode == .terminal { StatusLine.draw(text) } else { StandardError.line(text) }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    static func describe(_ job: Job, rate: Double, now: Date) -> String {
+        let total = job.state == .open ? "\(job.itemCount) so far" : "\(job.itemCount)"
+        var text = "batch: job \(job.id): \(job.finishedCount)/\(total) done"
+        if job.failedCount > 0 { text += ", \(job.failedCount) failed" }
+        text += String(format: ", %.1f/s", rate)
+        text += ", " + clock(now.timeIntervalSince(job.createdAt)) + " elapsed"
+        if job.state == .sealed, rate > 0 { text += ", ETA " + clock(Double(job.pendingCount) / rate) }
+        return text
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        return total >= 3600
+            ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
+            : String(format: "%d:%02d", total / 60, total % 60)
+    }
+}
+
+/// The one status line on a terminal's stderr: error lines erase it first,
+/// so the two never mix.
+enum StatusLine {
+    private static let shown = Mutex<Bool>(false)
+    static let erase = "\r\u{1B}[K"
+
+    static func draw(_ text: String) {
+        shown.withLock { shown in
+            writeAll(2, Array((erase + text).utf8))
+            shown = true
+        }
+    }
+
+    static func clear() {
+        shown.withLock { shown in
+            if shown { writeAll(2, Array(erase.utf8)) }
+            shown = false
+        }
+    }
+
+    /// Writes a whole line to stderr, erasing the status line first.
+    static func line(_ text: String) {
+        shown.withLock { shown in
+            writeAll(2, Array(((shown ? erase : "") + text + "\n").utf8))
+            shown = false
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import BatchStore
+import Foundation
+import Testing
+
+extension EndToEnd {
+    /// The progress line, through a real pseudo-terminal (`script` from
+    /// util-linux gives the command one).
+    @Suite struct Progress {
+        static let command = "printf '1\\n2\\n3\\n4\\n' | '\(Binaries.batch.path)' run --chunksize 1 -- sh -c 'sleep 0.4; echo out-$1' _"
+
+        @Test func drawnOnATerminalAndErasedAtTheEnd() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "2"])
+            let terminal = try TestProcess(
+                URL(fileURLWithPath: "/usr/bin/script"), ["-qec", Self.command, "/dev/null"], environment: env.environment)
+            terminal.closeInput()
+            #expect(terminal.wait(timeout: 60) == 0, "\(terminal.stderrText)")
+            let screen = terminal.stdoutText
+            let erase = "\r\u{1B}[K"
+            #expect(screen.contains(erase + "batch: job 1: "), "\(screen.debugDescription)")
+            #expect(screen.contains("/4 done"))
+            // Every output line is whole (the progress line is erased before it), and the screen ends clean.
+            for n in 1...4 { #expect(screen.contains(erase + "out-\(n)\r\n") || screen.contains("\nout-\(n)\r\n"), "\(screen.debugDescription)") }
+            let tail = screen.components(separatedBy: "out-4").last ?? ""
+            #expect(!tail.contains("batch: job"), "no progress line is left after the last output: \(tail.debugDescription)")
+        }
+
+        @Test func silentWhenNotATerminalUnlessAsked() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "2"])
+            let input = "1\n2\n"
+            let quiet = try env.batch(["run", "--", "sh", "-c", "sleep 0.3; echo out-$1", "_"], input: input)
+            #expect(quiet.out == "out-1\nout-2\n")
+            #expect(quiet.err.isEmpty)
+            let asked = try env.batch(["run", "--progress", "--", "sh", "-c", "sleep 0.3; echo out-$1", "_"], input: input)
+            #expect(asked.out == "out-1\nout-2\n", "progress never goes to stdout")
+            #expect(asked.err.contains("batch: job 2: "), "\(asked.err)")
+            #expect(!asked.err.contains("\u{1B}["), "no escape codes outside a terminal")
+            let off = try env.batch(["run", "--progress", "--no-progress", "--", "echo"], input: input)
+            #expect(off.err.isEmpty)
+        }
+    }
+}
