@@ -21,8 +21,8 @@ public protocol BatchStore: Sendable {
     /// The job, or `nil` when there is no such job.
     func jobFetch(_ id: JobID) throws -> Job?
 
-    /// Jobs, newest first.
-    func jobsList(limit: Int) throws -> [Job]
+    /// Jobs, newest first; with `states`, only jobs in one of them.
+    func jobsList(limit: Int, states: Set<JobState>?) throws -> [Job]
 
     /// Whether any job is open or sealed (there is, or may come, work).
     func jobsRunnableExist() throws -> Bool
@@ -153,6 +153,9 @@ public protocol BatchStore: Sendable {
 }
 
 extension BatchStore {
+    /// Jobs, newest first.
+    public func jobsList(limit: Int) throws -> [Job] { try jobsList(limit: limit, states: nil) }
+
     /// Claims the next work of any job.
     public func chunkClaim(
         owner: String, now: Date, leaseDuration: TimeInterval, chunkSize: (Job, _ unclaimed: Int64) -> Int

@@ -105,10 +105,14 @@ extension SQLiteStore {
         try read { db in try Self.fetchJob(db, id) }
     }
 
-    public func jobsList(limit: Int) throws -> [Job] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM job ORDER BY id DESC LIMIT ?", arguments: [limit])
-                .map(Self.job(from:))
+    public func jobsList(limit: Int, states: Set<JobState>?) throws -> [Job] {
+        let filter = states.map { states in
+            "WHERE state IN (" + states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ") + ")"
+        } ?? ""
+        return try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.jobColumns) FROM job \(filter) ORDER BY id DESC LIMIT ?", arguments: [limit]
+            ).map(Self.job(from:))
         }
     }
 

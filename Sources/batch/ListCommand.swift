@@ -10,6 +10,7 @@ struct ListCommand: AsyncParsableCommand {
             Examples:
               batch list
               batch list --json --limit 5
+              batch list --state running,failed
 
             \(ExitStatus.helpText)
             """)
@@ -22,14 +23,31 @@ struct ListCommand: AsyncParsableCommand {
     @Option(help: "Show at most this many jobs.")
     var limit: Int = 20
 
+    @Option(help: "Only jobs in these states (comma-separated): open, sealed, complete, failed, cancelled; 'running' means open or sealed.")
+    var state: String?
+
+    var states: Set<JobState>? {
+        state.map { text in
+            Set(text.split(separator: ",").flatMap { word -> [JobState] in
+                word == "running" ? [.open, .sealed] : JobState(rawValue: String(word)).map { [$0] } ?? []
+            })
+        }
+    }
+
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be positive, not \(limit)") }
+        if let state {
+            for word in state.split(separator: ",", omittingEmptySubsequences: false)
+            where word != "running" && JobState(rawValue: String(word)) == nil {
+                throw ValidationError("--state takes open, sealed, complete, failed, cancelled or running, not '\(word)'")
+            }
+        }
     }
 
     func run() async throws {
         try await reportingErrors {
             let db = try store.openStore()
-            let jobs = try db.jobsList(limit: limit)
+            let jobs = try db.jobsList(limit: limit, states: states)
             var out = OutputBuffer(fd: 1)
             if json {
                 for job in jobs { out.append(JobSummary.encode(JobSummary(job)) + "\n") }

@@ -59,6 +59,10 @@ extension EndToEnd {
             #expect(gc.err.contains("removed 1 job"), "\(gc.err)")
             #expect(try env.batch(["status", another]).status == 3)
             #expect(try store.jobFetch(openID) != nil, "the sealed job, still to be run, stays")
+            let running = Failures.jsonLines(try env.batch(["list", "--json", "--state", "running"]).out)
+            #expect(running.map { $0["id"] as? Int } == [Int(openID.rawValue)])
+            #expect(try env.batch(["list", "--state", "complete"]).out.split(separator: "\n").count == 1, "the header only")
+            #expect(try env.batch(["list", "--state", "done"]).status == 64)
             #expect(try env.batch(["rm", "--force", openID.description]).status == 0)
             #expect(try store.jobsList(limit: 10).isEmpty)
         }
