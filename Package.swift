@@ -50,10 +50,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Built (and run) by the tests, so the library API it shows keeps working.
+        .executableTarget(
+            name: "square-numbers",
+            dependencies: ["BatchStore", "BatchWorker", .product(name: "Logging", package: "swift-log")],
+            path: "Examples/SquareNumbers"
+        ),
         .testTarget(
             name: "BatchTests",
             dependencies: [
-                "BatchStore", "BatchWorker", "batch", "batchd",
+                "BatchStore", "BatchWorker", "batch", "batchd", "square-numbers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
