@@ -23,6 +23,7 @@ public struct DaemonMaintenance: Service {
     let idleExit: TimeInterval?
     let logger: Logger
     let faults: StoreFaultLog
+    let metrics = PoolMetrics()
 
     public init(
         store: any BatchStore, record: DaemonRecord, leaseDuration: TimeInterval, interval: Duration = .seconds(1),
@@ -78,10 +79,14 @@ public struct DaemonMaintenance: Service {
                 }
                 guard dead else { continue }
                 let released = try store.daemonDeleteReleasingChunks(id: other.id)
+                metrics.leaseTakeovers.increment(by: released)
                 logger.notice("daemon pid \(other.pid) on \(other.host) is gone: took back \(released) chunk(s)")
             }
             let expired = try store.chunksReleaseExpired(now: now)
-            if expired > 0 { logger.notice("handed back \(expired) chunk(s) whose lease expired") }
+            if expired > 0 {
+                metrics.leaseTakeovers.increment(by: expired)
+                logger.notice("handed back \(expired) chunk(s) whose lease expired")
+            }
             let runnable = try store.jobsRunnableExist()
             faults.succeeded()
             return runnable

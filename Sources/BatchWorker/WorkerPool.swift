@@ -30,6 +30,7 @@ public final class WorkerPool: Service {
     let logger: Logger
     let faults: StoreFaultLog
     let medians: MedianRuntimeCache
+    let metrics = PoolMetrics()
     private let stopping = Atomic<Bool>(false)
 
     public init(
@@ -103,9 +104,11 @@ public final class WorkerPool: Service {
         while !isStopping {
             let lease: ChunkLease?
             do {
+                let started = DispatchTime.now()
                 lease = try store.chunkClaim(
                     owner: configuration.owner, now: Date(), leaseDuration: configuration.leaseDuration,
                     chunkSize: { [sizer] job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+                if lease != nil { metrics.claimDuration.recordInterval(since: started) }
                 faults.succeeded()
             } catch {
                 faults.failed("claiming work", error)
@@ -149,7 +152,10 @@ public final class WorkerPool: Service {
                     try? store.chunkReleaseIfLeaseHeld(lease)
                     return
                 }
-                guard let (outcome, attempts) = await runWithRetries(item, lease) else {
+                metrics.running.increment()
+                let run = await runWithRetries(item, lease)
+                metrics.running.decrement()
+                guard let (outcome, attempts) = run else {
                     // Stopped: the job ended, the lease was lost or the pool stops. Hand
                     // back what is still ours (a no-op when the lease was lost).
                     try? store.chunkReleaseIfLeaseHeld(lease)
@@ -280,6 +286,9 @@ public final class WorkerPool: Service {
                 let outcome = try store.resultsRecordIfLeaseHeld(
                     lease, results: results, completesChunk: completesChunk, now: Date())
                 faults.succeeded()
+                if outcome == .recorded || outcome == .recordedJobEnded {
+                    for result in results { metrics.recorded(result.outcome.status) }
+                }
                 return outcome
             } catch {
                 faults.failed("recording a result of job \(lease.job.id)", error)

@@ -3,6 +3,8 @@ import BatchStore
 import BatchWorker
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// The daemon: serves one database with a pool of workers until SIGTERM or
@@ -38,6 +40,9 @@ struct Batchd: AsyncParsableCommand {
     @Option(name: .customLong("idle-exit"), help: "Exit after no job has been open or running for this long (used when the CLI starts a daemon).")
     var idleExit: String?
 
+    @Option(help: "Serve Prometheus metrics at http://ADDRESS/metrics: a port (bound to 127.0.0.1) or HOST:PORT.")
+    var metrics: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -50,6 +55,17 @@ struct Batchd: AsyncParsableCommand {
         }
         guard DurationText.seconds(lease)! >= 1 else { throw ValidationError("--lease must be at least 1s") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        if let metrics, Self.metricsAddress(metrics) == nil {
+            throw ValidationError("--metrics takes a port (9464) or HOST:PORT (127.0.0.1:9464), not '\(metrics)'")
+        }
+    }
+
+    /// `PORT` (on loopback) or `HOST:PORT`.
+    static func metricsAddress(_ text: String) -> (host: String, port: Int)? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard let portText = parts.last, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        let host = parts.count > 1 ? parts.dropLast().joined(separator: ":") : "127.0.0.1"
+        return host.isEmpty ? nil : (host, port)
     }
 
     func run() async throws {
@@ -66,6 +82,8 @@ struct Batchd: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "batchd")
+        let registry = PrometheusCollectorRegistry()
+        if metrics != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
         let path = DatabaseLocation.resolve(option: db)
         let store: SQLiteStore
         do {
@@ -100,12 +118,15 @@ struct Batchd: AsyncParsableCommand {
             logger: logger, faults: faults)
         logger.info("serving \(path) with \(workers) worker(s), pid \(identity.pid)")
         // Services stop in reverse order: the pool drains first while maintenance keeps its leases alive.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let metrics, let address = Self.metricsAddress(metrics) {
+            services.append(.init(service: MetricsServer(host: address.host, port: address.port, registry: registry, logger: logger)))
+        }
+        services.append(.init(service: maintenance, successTerminationBehavior: .gracefullyShutdownGroup))
+        services.append(.init(service: pool))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: maintenance, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: pool),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

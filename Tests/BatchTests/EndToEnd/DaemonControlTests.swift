@@ -29,5 +29,29 @@ extension EndToEnd {
             let after = try env.batch(["daemon", "status"])
             #expect(after.out.hasPrefix("no daemon serves"))
         }
+
+        @Test func prometheusMetricsOnLoopback() throws {
+            let env = BatchEnvironment()
+            let daemon = try env.startDaemon(["--workers", "2", "--metrics", "0"])
+            try #require(TestProcess.eventually { daemon.stderrText.contains("metrics on http://127.0.0.1:") })
+            let address = try #require(
+                daemon.stderrText.components(separatedBy: "metrics on http://").last?.components(separatedBy: "/metrics").first)
+            #expect(address.hasPrefix("127.0.0.1:"), "bound to loopback by default")
+            let run = try env.batch(["run", "--", "sh", "-c", "exit $(($1 % 4 == 0))", "_"], input: (1...12).map { "\($0)\n" }.joined())
+            #expect(run.status == 1)
+            let fetch = try TestProcess(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                ["python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                 "http://\(address)/metrics"],
+                environment: env.environment)
+            fetch.closeInput()
+            #expect(fetch.wait(timeout: 30) == 0, "\(fetch.stderrText)")
+            let text = fetch.stdoutText
+            #expect(text.contains(#"batch_items_done_total{status="succeeded"} 9"#), "\(text)")
+            #expect(text.contains(#"batch_items_done_total{status="failed"} 3"#), "\(text)")
+            #expect(text.contains("batch_items_running 0"))
+            #expect(text.contains("batch_claim_duration_seconds_count"))
+            #expect(text.contains("batch_lease_takeovers_total 0"))
+        }
     }
 }
