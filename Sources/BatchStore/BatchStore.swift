@@ -128,6 +128,11 @@ public protocol BatchStore: Sendable {
     /// How many of the job's results were recorded at or after `since`.
     func resultsCount(job: JobID, finishedSince since: Date) throws -> Int
 
+    /// Items claimed by a daemon and not finished yet (running, or waiting
+    /// their turn in a claimed chunk); runs of the finished items; finished
+    /// items that needed more than one run.
+    func itemCounts(job: JobID) throws -> (claimed: Int64, attempts: Int64, retried: Int64)
+
     /// The job's failed results in line order, at most `limit`.
     func resultsFailed(job: JobID, limit: Int) throws -> [ItemResult]
 

@@ -53,6 +53,23 @@ extension SQLiteStore {
         }
     }
 
+    public func itemCounts(job: JobID) throws -> (claimed: Int64, attempts: Int64, retried: Int64) {
+        try read { db in
+            let claimed = try Int64.fetchOne(
+                db, sql: """
+                    SELECT count(*) FROM chunk JOIN item ON item.job_id = chunk.job_id
+                        AND item.line BETWEEN chunk.first_line AND chunk.last_line
+                    WHERE chunk.job_id = ? AND chunk.state = 'leased'
+                      AND NOT EXISTS (SELECT 1 FROM result WHERE result.job_id = item.job_id AND result.line = item.line)
+                    """,
+                arguments: [job.rawValue]) ?? 0
+            let row = try Row.fetchOne(
+                db, sql: "SELECT coalesce(sum(attempts), 0) AS attempts, count(*) FILTER (WHERE attempts > 1) AS retried FROM result WHERE job_id = ?",
+                arguments: [job.rawValue])
+            return (claimed, row?["attempts"] ?? 0, row?["retried"] ?? 0)
+        }
+    }
+
     public func resultsFailed(job: JobID, limit: Int) throws -> [ItemResult] {
         try read { db in
             try Row.fetchAll(

@@ -9,6 +9,11 @@ struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon",
         abstract: "See or stop the daemons that serve the database.",
+        discussion: """
+            Examples:
+              batch daemon status
+              batch daemon stop
+            """,
         subcommands: [DaemonStatusCommand.self, DaemonStopCommand.self])
 }
 

@@ -27,6 +27,12 @@ struct JobSummary: Encodable {
     var etaSeconds: Double?
     /// Pids of the daemons holding chunks of the job now.
     var daemons: [Int32]?
+    /// Items claimed by a daemon and not finished yet.
+    var claimed: Int64?
+    /// Runs of the finished items (retries included).
+    var attempts: Int64?
+    /// Finished items that needed more than one run.
+    var retried: Int64?
     /// The first failed items.
     var failures: [Failure]?
 
@@ -45,7 +51,7 @@ struct JobSummary: Encodable {
         case haltReason = "halt_reason"
         case ratePerSecond = "rate_per_second"
         case etaSeconds = "eta_seconds"
-        case daemons, failures
+        case daemons, failures, claimed, attempts, retried
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -68,6 +74,9 @@ struct JobSummary: Encodable {
         if daemons != nil { try container.encode(etaSeconds, forKey: .etaSeconds) }
         try container.encodeIfPresent(daemons, forKey: .daemons)
         try container.encodeIfPresent(failures, forKey: .failures)
+        try container.encodeIfPresent(claimed, forKey: .claimed)
+        try container.encodeIfPresent(attempts, forKey: .attempts)
+        try container.encodeIfPresent(retried, forKey: .retried)
     }
 
     /// Adds what `status` shows beyond `list`: rate, ETA, daemons, first failures.
@@ -80,6 +89,7 @@ struct JobSummary: Encodable {
         etaSeconds = job.state == .sealed && rate > 0 ? (Double(job.pendingCount) / rate).rounded() : nil
         let owners = Set(try store.chunksLeasedList().filter { $0.job == job.id }.map(\.owner))
         daemons = try store.daemonsList().filter { owners.contains($0.id) }.map(\.pid).sorted()
+        (claimed, attempts, retried) = try store.itemCounts(job: job.id)
         failures = try store.resultsFailed(job: job.id, limit: 5).map {
             Failure(line: $0.line, reason: ResultPrinter.describeFailure($0.outcome))
         }

@@ -16,7 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at, halt_reason, rate_per_second, eta_seconds, daemons (pids), failures ([{line, reason}]).")
+    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at, halt_reason, rate_per_second, eta_seconds, daemons (pids), failures ([{line, reason}]), claimed, attempts, retried.")
     var json = false
 
     @Argument(help: "The job id (default: the newest job).")
@@ -50,7 +50,8 @@ struct StatusCommand: AsyncParsableCommand {
                   command:  \(JobSummary.commandText(s.command))
                   in:       \(s.workingDirectory)
                   items:    \(total)
-                  finished: \(s.finished) (\(s.succeeded) succeeded, \(s.failed) failed), \(s.pending) pending
+                  finished: \(s.finished) (\(s.succeeded) succeeded, \(s.failed) failed), \(s.pending) pending (\(s.claimed ?? 0) claimed by a daemon)
+                  attempts: \(s.attempts ?? 0) runs for the finished items, \(s.retried ?? 0) needed a retry
                   created:  \(s.createdAt)\(s.finishedAt.map { "\n  ended:    \($0)" } ?? "")\(s.haltReason.map { "\n  reason:   \($0)" } ?? "")
                   rate:     \(s.ratePerSecond ?? 0) items/s over the last minute\(s.etaSeconds.map { ", about \(Int($0)) s to go" } ?? "")
                   daemons:  \(s.daemons?.isEmpty ?? true ? "none working on it" : s.daemons!.map { "pid \($0)" }.joined(separator: ", "))\((s.failures ?? []).map { "\n  failed:   line \($0.line): \($0.reason)" }.joined())

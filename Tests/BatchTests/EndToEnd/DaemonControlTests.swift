@@ -21,6 +21,10 @@ extension EndToEnd {
             #expect(chunks.map { $0["first_line"] as? Int } == [1, 2])
             #expect(chunks.allSatisfy { $0["job"] as? Int == Int(id.rawValue) })
 
+            let jobStatus = try #require(Failures.jsonLines(try env.batch(["status", "--json", id.description]).out).first)
+            #expect(jobStatus["claimed"] as? Int == 2, "two items running, one waiting for a free worker")
+            #expect(jobStatus["daemons"] as? [Int] == [Int(daemon.pid)])
+
             let stop = try env.batch(["daemon", "stop"])
             #expect(stop.status == 0, "\(stop.err)")
             #expect(daemon.wait(timeout: 30) == 0)
