@@ -30,3 +30,14 @@ public struct DaemonRecord: Sendable, Hashable {
         self.heartbeatAt = heartbeatAt
     }
 }
+
+extension DaemonRecord {
+    /// Whether the daemon is alive as seen from `host`: on the same host, its
+    /// process is running (pid and start time); elsewhere, it beat within
+    /// `heartbeatWithin` seconds.
+    public func isAlive(seenFrom host: String, now: Date, heartbeatWithin: TimeInterval) -> Bool {
+        self.host == host
+            ? ProcessIdentity.isAlive(pid: pid, start: processStart)
+            : now.timeIntervalSince(heartbeatAt) < heartbeatWithin
+    }
+}

@@ -71,13 +71,7 @@ public struct DaemonMaintenance: Service {
             }
             _ = try store.chunksRenewLeases(owner: record.id, now: now, leaseDuration: leaseDuration)
             for other in try store.daemonsList() where other.id != record.id {
-                let dead: Bool
-                if other.host == record.host {
-                    dead = !ProcessIdentity.isAlive(pid: other.pid, start: other.processStart)
-                } else {
-                    dead = now.timeIntervalSince(other.heartbeatAt) > 2 * leaseDuration
-                }
-                guard dead else { continue }
+                guard !other.isAlive(seenFrom: record.host, now: now, heartbeatWithin: 2 * leaseDuration) else { continue }
                 let released = try store.daemonDeleteReleasingChunks(id: other.id)
                 metrics.leaseTakeovers.increment(by: released)
                 logger.notice("daemon pid \(other.pid) on \(other.host) is gone: took back \(released) chunk(s)")

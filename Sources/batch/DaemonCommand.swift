@@ -66,15 +66,14 @@ struct DaemonStatusCommand: AsyncParsableCommand {
         try await reportingErrors {
             let db = try store.openStore()
             let chunks = try db.chunksLeasedList()
-            let me = ProcessIdentity.current
+            let host = ProcessIdentity.hostName
+            let now = Date()
             let format = ISO8601DateFormatter()
             let summaries = try db.daemonsList().map { daemon in
                 Summary(
                     id: daemon.id, host: daemon.host, pid: daemon.pid, workers: daemon.workers,
                     startedAt: format.string(from: daemon.startedAt), heartbeatAt: format.string(from: daemon.heartbeatAt),
-                    alive: daemon.host == me.host
-                        ? ProcessIdentity.isAlive(pid: daemon.pid, start: daemon.processStart)
-                        : Date().timeIntervalSince(daemon.heartbeatAt) < 10,
+                    alive: daemon.isAlive(seenFrom: host, now: now, heartbeatWithin: 10),
                     chunks: chunks.filter { $0.owner == daemon.id }.map {
                         .init(job: $0.job.rawValue, firstLine: $0.firstLine, lastLine: $0.lastLine)
                     })

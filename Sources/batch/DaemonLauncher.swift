@@ -32,13 +32,9 @@ struct DaemonLauncher {
     }
 
     func hasLiveDaemon() throws -> Bool {
-        let me = ProcessIdentity.current
+        let host = ProcessIdentity.hostName
         let now = Date()
-        return try store.daemonsList().contains { daemon in
-            daemon.host == me.host
-                ? ProcessIdentity.isAlive(pid: daemon.pid, start: daemon.processStart)
-                : now.timeIntervalSince(daemon.heartbeatAt) < 10
-        }
+        return try store.daemonsList().contains { $0.isAlive(seenFrom: host, now: now, heartbeatWithin: 10) }
     }
 
     static func daemonExecutable() -> String {
