@@ -25,10 +25,13 @@ public struct ResultStream: Sendable {
     public private(set) var finalJob: Job?
     let pollInterval: ClosedRange<Double>
     let pageSize: Int
+    /// Whether input-order pages must have no gap (false once the job ended early).
+    private var contiguous = true
+    private var caughtUp = false
 
     public init(
         store: any BatchStore, job: JobID, order: Order, from cursor: Int64 = 0,
-        pollInterval: ClosedRange<Double> = 0.002...0.05, pageSize: Int = 512
+        pollInterval: ClosedRange<Double> = 0.005...0.05, pageSize: Int = 512
     ) {
         self.store = store
         self.job = job
@@ -43,18 +46,25 @@ public struct ResultStream: Sendable {
     /// Throws `StoreError(.jobNotFound)` when the job does not exist.
     public mutating func next() async throws -> [ItemResult]? {
         var delay = pollInterval.lowerBound
+        if caughtUp {
+            // The last page held everything there was: let the next ones gather
+            // for a moment rather than read them one at a time.
+            try await Task.sleep(for: .seconds(pollInterval.lowerBound))
+        }
         while true {
+            // While results flow, read only them; the job (a bigger read) only
+            // when there are none, to know whether any will still come.
+            let flowing = try fetchPage(contiguous: contiguous)
+            if !flowing.isEmpty { return deliver(flowing) }
             // The job is read before the results: if it had ended then, the
             // results read next are all there will ever be.
             guard let job = try store.jobFetch(self.job) else {
                 throw StoreError(.jobNotFound, "no job \(self.job)")
             }
             // A job that ended early (cancelled, halted) has gaps: deliver what there is.
-            let page = try fetchPage(contiguous: job.state.isRunnable || job.state == .complete)
-            if let last = page.last {
-                cursor = order == .input ? last.line : last.sequence
-                return page
-            }
+            contiguous = job.state.isRunnable || job.state == .complete
+            let page = try fetchPage(contiguous: contiguous)
+            if !page.isEmpty { return deliver(page) }
             let stillDraining = job.isDraining ? try store.chunksLeasedExist(job: job.id) : false
             if job.state.isFinal && !stillDraining {
                 finalJob = job
@@ -63,6 +73,12 @@ public struct ResultStream: Sendable {
             try await Task.sleep(for: .seconds(delay))
             delay = min(delay * 2, pollInterval.upperBound)
         }
+    }
+
+    private mutating func deliver(_ page: [ItemResult]) -> [ItemResult] {
+        caughtUp = page.count < pageSize
+        cursor = order == .input ? page.last!.line : page.last!.sequence
+        return page
     }
 
     private func fetchPage(contiguous: Bool) throws -> [ItemResult] {
