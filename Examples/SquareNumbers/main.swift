@@ -42,4 +42,5 @@ for try await result in store.results(of: job.id, order: .input) {
 }
 workers.cancel()
 _ = try? await workers.value
-try? FileManager.default.removeItem(atPath: path)
+try? store.close()
+for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
