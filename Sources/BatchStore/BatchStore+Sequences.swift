@@ -42,6 +42,13 @@ extension BatchStore {
         ResultSequence(stream: ResultStream(store: self, job: job, order: order, from: from))
     }
 
+    /// Items finished per second over the last minute (or since the job was
+    /// created, if that is less): the rate `status` and the progress line show.
+    public func finishRate(of job: Job, now: Date) throws -> Double {
+        let window = max(1, min(60, now.timeIntervalSince(job.createdAt)))
+        return Double(try resultsCount(job: job.id, finishedSince: now.addingTimeInterval(-window))) / window
+    }
+
     /// Waits until the job has ended, then returns every result in input
     /// order (all in memory: for large jobs iterate `results(of:order:)`).
     public func waitForAll(_ job: JobID) async throws -> [ItemResult] {

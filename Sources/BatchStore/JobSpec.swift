@@ -33,6 +33,14 @@ public struct JobSpec: Sendable, Hashable {
 
     public static let defaultMaxOutput = 16 << 20
 
+    /// How long to wait before the run that follows failed run number
+    /// `attempt` (from 1): `retryDelay` doubled per attempt, at most 5
+    /// minutes, with ±50% jitter so that items failing together do not retry
+    /// together.
+    public func retryDelay(after attempt: Int) -> Double {
+        min(300, retryDelay * pow(2, Double(attempt - 1))) * Double.random(in: 0.5...1.5)
+    }
+
     public init(
         command: [String],
         workingDirectory: String,

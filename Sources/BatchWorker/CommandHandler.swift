@@ -34,13 +34,14 @@ public struct CommandHandler: ItemHandler {
         if argv.contains(where: { $0.contains(0) }) {
             return failure(126, "the item contains a NUL byte, which cannot be passed in an argument")
         }
-        guard let program = argv.first, let path = prepared.executable else {
+        guard let path = prepared.executable else {
             return failure(127, "command not found: \(String(decoding: argv.first ?? [], as: UTF8.self))")
         }
 
+        let outputLimit = min(maxOutput, job.spec.maxOutput)
         let process = SpawnedProcess(
             path: path, argv: argv.map { $0 + [0] }, environment: prepared.environment,
-            workingDirectory: job.spec.workingDirectory, maxOutput: min(maxOutput, job.spec.maxOutput),
+            workingDirectory: job.spec.workingDirectory, maxOutput: outputLimit,
             errorTail: errorTail, killGrace: killGrace)
         let result: SpawnedProcess.Result
         do {
@@ -54,7 +55,7 @@ public struct CommandHandler: ItemHandler {
         if result.outputExceeded {
             return ItemOutcome(
                 status: .failed, output: result.output, errorOutput: result.errorTail,
-                reason: "output exceeded the limit of \(min(maxOutput, job.spec.maxOutput)) bytes", startedAt: started,
+                reason: "output exceeded the limit of \(outputLimit) bytes", startedAt: started,
                 finishedAt: finished)
         }
         switch result.termination {

@@ -45,8 +45,10 @@ extension WorkerPool {
                 try? store.chunkReleaseIfLeaseHeld(lease)
                 return
             case .died(let lease, let unanswered, let reason, let errorTail):
+                // `unanswered` is every item of the lease still without a result.
                 guard let blamed = unanswered.first else {
-                    next = (lease, nil)
+                    guard await record(lease, [], completesChunk: true) == .recorded else { return }
+                    next = claimSameJob(lease.job.id).map { ($0, nil) }
                     continue
                 }
                 let attempt = (attempts[blamed.line] ?? 0) + 1
@@ -57,15 +59,17 @@ extension WorkerPool {
                         status: .failed, errorOutput: errorTail, reason: "the stream process \(reason) before answering",
                         startedAt: Date(), finishedAt: Date())
                     let recorded = await record(
-                        lease, [(blamed.line, failure, attempt)], completesChunk: unanswered.count == 1 && blamed.line == lease.lastLine)
+                        lease, [(blamed.line, failure, attempt)], completesChunk: unanswered.count == 1)
                     guard recorded == .recorded else {
                         try? store.chunkReleaseIfLeaseHeld(lease)
                         return
                     }
                     next = unanswered.count > 1 ? (lease, Array(unanswered.dropFirst())) : nil
-                    if unanswered.count == 1 && blamed.line != lease.lastLine { next = (lease, nil) }
                 } else {
-                    try? await Task.sleep(for: .seconds(min(300, lease.job.spec.retryDelay * pow(2, Double(attempt - 1)))))
+                    guard await pause(seconds: lease.job.spec.retryDelay(after: attempt), holding: lease) else {
+                        try? store.chunkReleaseIfLeaseHeld(lease)
+                        return
+                    }
                     next = (lease, unanswered)
                 }
                 if next == nil, let more = claimSameJob(lease.job.id) { next = (more, nil) }
@@ -99,13 +103,7 @@ extension WorkerPool {
             workingDirectory: FilePath(spec.workingDirectory),
             platformOptions: options)
         let watch = StreamWatch()
-        let timeoutSeconds: Double? = {
-            switch spec.timeout {
-            case nil: return nil
-            case .seconds(let s): return s
-            case .percentOfMedian(let p): return medians.median(for: first.job.id).map { $0 * p / 100 }
-            }
-        }()
+        let timeoutSeconds = timeout(for: first.job)
         do {
             let result = try await Subprocess.run(configuration, input: .inputWriter, output: .sequence, error: .sequence) {
                 execution -> StreamEnd in

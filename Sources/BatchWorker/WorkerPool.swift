@@ -192,7 +192,7 @@ public final class WorkerPool: Service {
                 sizer.observe(job: lease.job.id, seconds: outcome.duration)
             }
             if outcome.status == .succeeded || attempt > spec.retries { return (outcome, attempt) }
-            let delay = min(300, spec.retryDelay * pow(2, Double(attempt - 1))) * Double.random(in: 0.5...1.5)
+            let delay = spec.retryDelay(after: attempt)
             logger.debug("job \(lease.job.id) line \(item.line): attempt \(attempt) failed; retrying in \(delay) s")
             guard await pause(seconds: delay, holding: lease) else { return nil }
             attempt += 1
@@ -201,7 +201,7 @@ public final class WorkerPool: Service {
 
     /// Waits between retries while still watching the job and the lease.
     /// Returns `false` when the item must not run again.
-    private func pause(seconds: Double, holding lease: ChunkLease) async -> Bool {
+    func pause(seconds: Double, holding lease: ChunkLease) async -> Bool {
         let end = Date().addingTimeInterval(seconds)
         while Date() < end {
             if isStopping { return false }
@@ -212,7 +212,7 @@ public final class WorkerPool: Service {
     }
 
     /// The time limit for one run of an item of `job`, if any.
-    private func timeout(for job: Job) -> Double? {
+    func timeout(for job: Job) -> Double? {
         switch job.spec.timeout {
         case nil: return nil
         case .seconds(let seconds): return seconds

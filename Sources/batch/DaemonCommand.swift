@@ -80,7 +80,7 @@ struct DaemonStatusCommand: AsyncParsableCommand {
             }
             var out = OutputBuffer(fd: 1)
             if json {
-                for summary in summaries { out.append(JobSummary.encode(summary) + "\n") }
+                for summary in summaries { out.append(JSONLine.encode(summary) + "\n") }
             } else if summaries.isEmpty {
                 out.append("no daemon serves \(db.path)\n")
             } else {
@@ -125,14 +125,14 @@ struct DaemonStopCommand: AsyncParsableCommand {
             let db = try store.openStore()
             let me = ProcessIdentity.current
             let local = try db.daemonsList().filter {
-                $0.host == me.host && ProcessIdentity.isAlive(pid: $0.pid, start: $0.processStart)
+                $0.host == me.host && $0.isAlive(seenFrom: me.host, now: Date(), heartbeatWithin: 0)
             }
             for daemon in local { kill(daemon.pid, SIGTERM) }
             let deadline = Date().addingTimeInterval(DurationText.seconds(timeout) ?? 60)
             var running = local
             while !running.isEmpty && Date() < deadline {
                 try await Task.sleep(for: .milliseconds(50))
-                running = running.filter { ProcessIdentity.isAlive(pid: $0.pid, start: $0.processStart) }
+                running = running.filter { $0.isAlive(seenFrom: me.host, now: Date(), heartbeatWithin: 0) }
             }
             guard running.isEmpty else {
                 throw CLIError(.timedOut, "\(running.count) daemon(s) still running after \(timeout): pid \(running.map { String($0.pid) }.joined(separator: ", "))")

@@ -81,10 +81,7 @@ struct JobSummary: Encodable {
 
     /// Adds what `status` shows beyond `list`: rate, ETA, daemons, first failures.
     mutating func addLiveFigures(from store: any BatchStore, job: Job, now: Date = Date()) throws {
-        let window: TimeInterval = 60
-        let elapsed = max(1, min(window, now.timeIntervalSince(job.createdAt)))
-        let recent = try store.resultsCount(job: job.id, finishedSince: now.addingTimeInterval(-window))
-        let rate = Double(recent) / elapsed
+        let rate = try store.finishRate(of: job, now: now)
         ratePerSecond = (rate * 100).rounded() / 100
         etaSeconds = job.state == .sealed && rate > 0 ? (Double(job.pendingCount) / rate).rounded() : nil
         let owners = Set(try store.chunksLeasedList().filter { $0.job == job.id }.map(\.owner))
@@ -112,12 +109,6 @@ struct JobSummary: Encodable {
         sealedAt = job.sealedAt.map(format.string(from:))
         finishedAt = job.finishedAt.map(format.string(from:))
         haltReason = job.haltReason
-    }
-
-    static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "{}"
     }
 
     /// The command as a shell would show it.

@@ -50,7 +50,7 @@ struct ListCommand: AsyncParsableCommand {
             let jobs = try db.jobsList(limit: limit, states: states)
             var out = OutputBuffer(fd: 1)
             if json {
-                for job in jobs { out.append(JobSummary.encode(JobSummary(job)) + "\n") }
+                for job in jobs { out.append(JSONLine.encode(JobSummary(job)) + "\n") }
             } else {
                 out.append("JOB     STATE      ITEMS   DONE  FAILED  COMMAND\n")
                 for job in jobs {

@@ -42,8 +42,7 @@ struct ProgressReporter {
             if let current = try? store.jobFetch(job) {
                 let now = Date()
                 if now.timeIntervalSince(rateReadAt) >= 1 {
-                    let window = max(1, min(60, now.timeIntervalSince(current.createdAt)))
-                    rate = Double((try? store.resultsCount(job: job, finishedSince: now.addingTimeInterval(-60))) ?? 0) / window
+                    rate = (try? store.finishRate(of: current, now: now)) ?? rate
                     rateReadAt = now
                 }
                 let text = Self.describe(current, rate: rate, now: now)

@@ -41,7 +41,7 @@ struct StatusCommand: AsyncParsableCommand {
             var s = JobSummary(found)
             try s.addLiveFigures(from: db, job: found)
             if json {
-                writeAll(1, Array((JobSummary.encode(s) + "\n").utf8))
+                writeAll(1, Array((JSONLine.encode(s) + "\n").utf8))
                 return
             }
             let total = s.inputComplete ? "\(s.items)" : "\(s.items) so far, input still arriving"
