@@ -9,8 +9,8 @@ import Foundation
 /// is always passed in so tests control the clock.
 ///
 /// What "recorded" means is the backend's to document (for SQLite: see
-/// `SQLiteStore`), but in every backend a result, once `resultsRecordIfLeaseHeld`
-/// returned `.recorded`, is never lost by a crash of any batch process, and an
+/// `SQLiteStore`), but in every backend a result, once `resultsRecordIfLeasesHeld`
+/// returned `.recorded` for it, is never lost by a crash of any batch process, and an
 /// item never has more than one result.
 public protocol BatchStore: Sendable {
     // MARK: - Jobs
@@ -87,14 +87,13 @@ public protocol BatchStore: Sendable {
     /// Whether the lease still holds.
     func leaseStatus(_ lease: ChunkLease) throws -> LeaseStatus
 
-    /// Records results for items of the lease's range, in one transaction, if
-    /// the lease is still held and the job still runnable. Completion order is
-    /// assigned here. With `completesChunk` the chunk is marked done in the same
-    /// transaction: the caller asserts it has now recorded every item of it.
-    func resultsRecordIfLeaseHeld(
-        _ lease: ChunkLease, results: [(line: Int64, outcome: ItemOutcome, attempts: Int)],
-        completesChunk: Bool, now: Date
-    ) throws -> RecordOutcome
+    /// Records several batches of results in one transaction (a group
+    /// commit), each one only if its lease is still held and its job still
+    /// runnable (or draining); a batch whose lease is not held records
+    /// nothing and does not stop the others. Completion order is assigned
+    /// here, in the order of the batches. Returns each batch's outcome, in
+    /// order. A batch that `completesChunk` marks its chunk done.
+    func resultsRecordIfLeasesHeld(_ batches: [ResultBatch], now: Date) throws -> [RecordOutcome]
 
     /// Whether any chunk of the job is still leased: items may still be
     /// running (and, for a job halted with `soon`, still record results).
@@ -166,5 +165,18 @@ extension BatchStore {
         owner: String, now: Date, leaseDuration: TimeInterval, chunkSize: (Job, _ unclaimed: Int64) -> Int
     ) throws -> ChunkLease? {
         try chunkClaim(owner: owner, now: now, leaseDuration: leaseDuration, job: nil, chunkSize: chunkSize)
+    }
+}
+
+extension BatchStore {
+    /// Records results for items of the lease's range, in one transaction, if
+    /// the lease is still held and the job still runnable: a group commit of
+    /// one batch.
+    public func resultsRecordIfLeaseHeld(
+        _ lease: ChunkLease, results: [(line: Int64, outcome: ItemOutcome, attempts: Int)],
+        completesChunk: Bool, now: Date
+    ) throws -> RecordOutcome {
+        try resultsRecordIfLeasesHeld(
+            [ResultBatch(lease: lease, results: results, completesChunk: completesChunk)], now: now)[0]
     }
 }

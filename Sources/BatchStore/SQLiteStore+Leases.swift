@@ -109,60 +109,66 @@ extension SQLiteStore {
         try read { db in try Self.leaseState(db, lease)?.status ?? .jobEnded }
     }
 
-    public func resultsRecordIfLeaseHeld(
-        _ lease: ChunkLease, results: [(line: Int64, outcome: ItemOutcome, attempts: Int)],
+    public func resultsRecordIfLeasesHeld(_ batches: [ResultBatch], now: Date) throws -> [RecordOutcome] {
+        try write { db in
+            try batches.map { try Self.recordIfLeaseHeld(db, $0.lease, $0.results, completesChunk: $0.completesChunk, now: now) }
+        }
+    }
+
+    /// One batch of a group commit, inside the caller's transaction. Reads the
+    /// lease and job afresh, so a batch sees the batches before it.
+    private static func recordIfLeaseHeld(
+        _ db: Database, _ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)],
         completesChunk: Bool, now: Date
     ) throws -> RecordOutcome {
-        try write { db in
-            guard let current = try Self.leaseState(db, lease) else { return .jobEnded }
-            switch current.status {
-            case .lost: return .leaseLost
-            case .jobEnded: return .jobEnded
-            case .held, .draining: break
-            }
-            let nextSequence = current.nextSequence
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
-                                    reason, attempts, started_at, finished_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            var failed: Int64 = 0
-            for (offset, result) in results.enumerated() {
-                precondition(result.line >= lease.firstLine && result.line <= lease.lastLine, "result outside its lease")
-                if result.outcome.status == .failed { failed += 1 }
-                try Self.insertResult(
-                    insert, db, job: lease.job.id, line: result.line, sequence: nextSequence + Int64(offset),
-                    outcome: result.outcome, attempts: result.attempts)
-            }
-            let finished = current.finishedCount + Int64(results.count)
-            let failedTotal = current.failedCount + failed
-            var state = current.jobState
-            var haltReason: String?
-            if state == .sealed && finished == current.itemCount {
-                state = .complete
-            } else if state.isRunnable, failed > 0, let halt = lease.job.spec.halt,
-                halt.isReached(failed: failedTotal, finished: finished)
-            {
-                state = .failed
-                haltReason = "halted by --halt \(halt): \(failedTotal) of \(finished) finished items failed"
-            }
-            try db.cachedStatement(sql: """
-                UPDATE job SET
-                    finished_count = ?, failed_count = ?, next_sequence = ?, state = ?,
-                    finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
-                    halt_reason = coalesce(?, halt_reason)
-                WHERE id = ?
-                """).execute(arguments: [
-                    finished, failedTotal, nextSequence + Int64(results.count), state.rawValue,
-                    state != current.jobState, now.timeIntervalSince1970, haltReason, lease.job.id.rawValue,
-                ])
-            if completesChunk {
-                try db.cachedStatement(sql: """
-                    UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL WHERE id = ?
-                    """).execute(arguments: [lease.chunkID])
-            }
-            return state == .failed ? .recordedJobEnded : .recorded
+        guard let current = try Self.leaseState(db, lease) else { return .jobEnded }
+        switch current.status {
+        case .lost: return .leaseLost
+        case .jobEnded: return .jobEnded
+        case .held, .draining: break
         }
+        let nextSequence = current.nextSequence
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
+                                reason, attempts, started_at, finished_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        var failed: Int64 = 0
+        for (offset, result) in results.enumerated() {
+            precondition(result.line >= lease.firstLine && result.line <= lease.lastLine, "result outside its lease")
+            if result.outcome.status == .failed { failed += 1 }
+            try Self.insertResult(
+                insert, db, job: lease.job.id, line: result.line, sequence: nextSequence + Int64(offset),
+                outcome: result.outcome, attempts: result.attempts)
+        }
+        let finished = current.finishedCount + Int64(results.count)
+        let failedTotal = current.failedCount + failed
+        var state = current.jobState
+        var haltReason: String?
+        if state == .sealed && finished == current.itemCount {
+            state = .complete
+        } else if state.isRunnable, failed > 0, let halt = lease.job.spec.halt,
+            halt.isReached(failed: failedTotal, finished: finished)
+        {
+            state = .failed
+            haltReason = "halted by --halt \(halt): \(failedTotal) of \(finished) finished items failed"
+        }
+        try db.cachedStatement(sql: """
+            UPDATE job SET
+                finished_count = ?, failed_count = ?, next_sequence = ?, state = ?,
+                finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
+                halt_reason = coalesce(?, halt_reason)
+            WHERE id = ?
+            """).execute(arguments: [
+                finished, failedTotal, nextSequence + Int64(results.count), state.rawValue,
+                state != current.jobState, now.timeIntervalSince1970, haltReason, lease.job.id.rawValue,
+            ])
+        if completesChunk {
+            try db.cachedStatement(sql: """
+                UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL WHERE id = ?
+                """).execute(arguments: [lease.chunkID])
+        }
+        return state == .failed ? .recordedJobEnded : .recorded
     }
 
     /// Binds and runs the result insert with SQLite's C API: this runs once

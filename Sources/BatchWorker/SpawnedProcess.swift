@@ -17,7 +17,7 @@ private func spawnFileActionsAddChdir(
 private func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
 
 /// One run of a command with `posix_spawn`, its output read on a thread
-/// outside Swift's cooperative pool: the per-item path, where starting a process is most of the cost
+/// outside Swift's cooperative pool (`BlockingThreads`): the per-item path, where starting a process is most of the cost
 /// (about twice as fast here as going through swift-subprocess, which stays in
 /// use for stream mode's long-lived processes).
 ///
@@ -57,14 +57,9 @@ struct SpawnedProcess {
         let pid = try spawn()
         let state = ProcessState(pid: pid.pid)
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
-                // A thread of its own: a dispatch queue would run only as many
-                // blocking readers at once as there are cores, and items beyond
-                // that would wait for a free reader while their process ran.
-                let thread = Thread { [self] in
-                    continuation.resume(returning: collect(pid: pid.pid, stdout: pid.stdout, stderr: pid.stderr, state: state))
-                }
-                thread.start()
+            // Collecting blocks, so it runs on a thread of its own (see BlockingThreads).
+            await BlockingThreads.shared.value { [self] in
+                collect(pid: pid.pid, stdout: pid.stdout, stderr: pid.stderr, state: state)
             }
         } onCancel: {
             state.terminate(grace: killGrace)
@@ -125,7 +120,8 @@ struct SpawnedProcess {
         var errors = Data()
         var exceeded = false
         var open: [Int32] = [stdout, stderr]
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
+        defer { buffer.deallocate() }
         var exitStatus: Int32?
         while !open.isEmpty {
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
@@ -143,7 +139,7 @@ struct SpawnedProcess {
                 continue
             }
             for poller in fds where poller.revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { read(poller.fd, $0.baseAddress!, $0.count) }
+                let count = read(poller.fd, buffer.baseAddress!, buffer.count)
                 if count <= 0 {
                     if count < 0 && errno == EINTR { continue }
                     close(poller.fd)
@@ -154,15 +150,15 @@ struct SpawnedProcess {
                     if exceeded { continue }
                     let room = maxOutput - output.count
                     if count <= room {
-                        output.append(contentsOf: buffer[0..<count])
+                        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                     } else {
-                        output.append(contentsOf: buffer[0..<room])
+                        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<room]))
                         exceeded = true
                         // Stop it rather than let it block on a full pipe.
                         state.kill()
                     }
                 } else {
-                    errors.append(contentsOf: buffer[0..<count])
+                    errors.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                     if errors.count > 2 * errorTail { errors = Data(errors.suffix(errorTail)) }
                 }
             }

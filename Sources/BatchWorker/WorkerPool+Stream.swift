@@ -14,9 +14,9 @@ import SystemPackage
 /// Stream mode: one long-lived process per worker slot, fed the job's items on
 /// its stdin; it must answer each with exactly one line on stdout, in order.
 ///
-/// - Results are recorded in batches (group commits), each batch written as
-///   soon as the process has no further answer ready, so followers still see
-///   results within their poll interval.
+/// - Results go to the pool's committer in batches, each batch handed over as
+///   soon as the process has no further answer ready; the committer records
+///   them with the other slots' in group commits.
 /// - The slot keeps claiming chunks of the same job and feeding the same
 ///   process; the process gets end-of-input when the job has nothing more.
 /// - If the process exits (or is killed past the job's `--timeout` while an
@@ -37,17 +37,18 @@ extension WorkerPool {
     func workStream(startingWith first: ChunkLease) async {
         var attempts: [Int64: Int] = [:]
         var next: (ChunkLease, [WorkItem]?)? = (first, nil)
+        committer.begin(first)
         while let (lease, carried) = next, !isStopping {
             switch await runStreamProcess(lease, carried: carried, attempts: attempts) {
             case .finished:
                 return
             case .stopped:
-                try? store.chunkReleaseIfLeaseHeld(lease)
+                await release(lease)
                 return
             case .died(let lease, let unanswered, let reason, let errorTail):
                 // `unanswered` is every item of the lease still without a result.
                 guard let blamed = unanswered.first else {
-                    guard await record(lease, [], completesChunk: true) == .recorded else { return }
+                    await committer.submit(lease, [], completesChunk: true)
                     next = claimSameJob(lease.job.id).map { ($0, nil) }
                     continue
                 }
@@ -58,16 +59,15 @@ extension WorkerPool {
                     let failure = ItemOutcome(
                         status: .failed, errorOutput: errorTail, reason: "the stream process \(reason) before answering",
                         startedAt: Date(), finishedAt: Date())
-                    let recorded = await record(
-                        lease, [(blamed.line, failure, attempt)], completesChunk: unanswered.count == 1)
-                    guard recorded == .recorded else {
-                        try? store.chunkReleaseIfLeaseHeld(lease)
+                    await committer.submit(lease, [(blamed.line, failure, attempt)], completesChunk: unanswered.count == 1)
+                    if let verdict = committer.verdict(for: lease), verdict != .recorded {
+                        await release(lease)
                         return
                     }
                     next = unanswered.count > 1 ? (lease, Array(unanswered.dropFirst())) : nil
                 } else {
                     guard await pause(seconds: lease.job.spec.retryDelay(after: attempt), holding: lease) else {
-                        try? store.chunkReleaseIfLeaseHeld(lease)
+                        await release(lease)
                         return
                     }
                     next = (lease, unanswered)
@@ -78,9 +78,11 @@ extension WorkerPool {
     }
 
     private func claimSameJob(_ job: JobID) -> ChunkLease? {
-        try? store.chunkClaim(
+        let lease = try? store.chunkClaim(
             owner: configuration.owner, now: Date(), leaseDuration: configuration.leaseDuration, job: job,
             chunkSize: { [sizer] job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+        if let lease { committer.begin(lease) }
+        return lease
     }
 
     /// Runs one process: feeds it `lease` (its `carried` items, or its pending
@@ -141,12 +143,13 @@ extension WorkerPool {
                     var started = Date()
                     for (index, item) in items.enumerated() {
                         if !results.isEmpty, !reader.hasBufferedRecord() {
-                            // Nothing more is ready: commit what is, so followers see it now.
-                            guard await record(lease, results, completesChunk: false) == .recorded else {
+                            // Nothing more is ready: hand over what is, so followers see it soon.
+                            await committer.submit(lease, results, completesChunk: false)
+                            results.removeAll(keepingCapacity: true)
+                            if let verdict = committer.verdict(for: lease), verdict != .recorded {
                                 writing.cancel()
                                 return .stopped
                             }
-                            results.removeAll(keepingCapacity: true)
                         }
                         watch.awaiting(since: Date())
                         let answer: Data?
@@ -154,13 +157,13 @@ extension WorkerPool {
                             answer = try await reader.next()
                         } catch {
                             writing.cancel()
-                            _ = await record(lease, results, completesChunk: false)
+                            await committer.submit(lease, results, completesChunk: false)
                             try? execution.send(signal: .kill, toProcessGroup: true)
                             return .died(lease, unanswered: Array(items[index...]), reason: "wrote a line over the output limit", errorTail: Data())
                         }
                         guard var output = answer else {
                             await writing.value
-                            _ = await record(lease, results, completesChunk: false)
+                            await committer.submit(lease, results, completesChunk: false)
                             let reason = watch.timedOut
                                 ? "timed out after \(String(format: "%.3g", timeoutSeconds ?? 0)) s" : "exited"
                             return .died(lease, unanswered: Array(items[index...]), reason: reason, errorTail: (try? await errorTail) ?? Data())
@@ -172,8 +175,8 @@ extension WorkerPool {
                     }
                     watch.awaiting(since: nil)
                     await writing.value
-                    let outcome = await record(lease, results, completesChunk: true)
-                    guard outcome == .recorded else { return .stopped }
+                    await committer.submit(lease, results, completesChunk: true)
+                    if let verdict = committer.verdict(for: lease), verdict != .recorded { return .stopped }
                     if let average = items.isEmpty ? nil : Date().timeIntervalSince(started) / Double(items.count) {
                         sizer.observe(job: lease.job.id, seconds: average)
                     }

@@ -4,13 +4,17 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// A daemon's pool of worker slots: each slot claims a chunk, runs its items
-/// one by one through the handler and records each result as soon as it is
-/// known, so followers see it within their poll interval.
+/// A daemon's pool of worker slots: each slot claims a chunk and runs its
+/// items one by one through the handler, handing each result to the pool's
+/// `ResultCommitter`, which records the results of all slots in group commits
+/// a few milliseconds apart, so followers see them within their poll interval.
+/// One watcher per lease checks the lease and its job while items run.
 ///
 /// Guarantees:
 /// - A result is recorded only under the chunk's current lease (fenced): a
 ///   slot whose lease was taken over records nothing more for that chunk.
+/// - An item is run again after a crash only if its result was not yet
+///   committed; an item never has two results.
 /// - Graceful shutdown stops claiming, lets running items finish for
 ///   `grace`, then kills what still runs; every chunk the daemon still holds
 ///   is handed back, so its unfinished items are claimed again at once.
@@ -31,6 +35,7 @@ public final class WorkerPool: Service {
     let faults: StoreFaultLog
     let medians: MedianRuntimeCache
     let metrics = PoolMetrics()
+    let committer: ResultCommitter
     private let stopping = Atomic<Bool>(false)
 
     public init(
@@ -44,6 +49,7 @@ public final class WorkerPool: Service {
         self.logger = logger
         self.faults = faults ?? StoreFaultLog(logger: logger)
         self.medians = MedianRuntimeCache(store: store)
+        self.committer = ResultCommitter(store: store, faults: self.faults, metrics: metrics)
     }
 
     private enum Event: Sendable {
@@ -53,6 +59,23 @@ public final class WorkerPool: Service {
     }
 
     public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            // The committer outlives the slots: it commits what they handed over
+            // before the pool hands back its chunks.
+            group.addTask { await self.committer.run() }
+            await runSlots()
+            committer.finish()
+        }
+        // Runs after cancellation too: hand back whatever is still held.
+        do {
+            let released = try store.chunksReleaseOwned(owner: configuration.owner)
+            if released > 0 { logger.info("handed back \(released) unfinished chunk(s)") }
+        } catch {
+            logger.error("could not hand back chunks (they return when the lease expires): \(error)")
+        }
+    }
+
+    private func runSlots() async {
         await withTaskGroup(of: Event.self) { group in
             for _ in 0..<configuration.workers {
                 group.addTask { await self.runSlot(); return .slotFinished }
@@ -85,13 +108,6 @@ public final class WorkerPool: Service {
                     }
                 }
             }
-        }
-        // Runs after cancellation too: hand back whatever is still held.
-        do {
-            let released = try store.chunksReleaseOwned(owner: configuration.owner)
-            if released > 0 { logger.info("handed back \(released) unfinished chunk(s)") }
-        } catch {
-            logger.error("could not hand back chunks (they return when the lease expires): \(error)")
         }
     }
 
@@ -129,8 +145,31 @@ public final class WorkerPool: Service {
         }
     }
 
-    /// Runs the lease's unfinished items in line order, recording each result.
+    /// Runs the lease's unfinished items in line order, handing each result
+    /// to the committer, while a watcher checks the lease and its job every
+    /// `watchInterval` and stops the work when either is gone.
     func work(on lease: ChunkLease) async {
+        committer.begin(lease)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runItems(of: lease) }
+            group.addTask { await self.watch(lease) }
+            await group.next()
+            group.cancelAll()
+        }
+        committer.forget(lease)
+    }
+
+    /// Returns when the lease is lost or its job ended (a job halted with
+    /// `soon` drains: its running items go on), or when cancelled.
+    private func watch(_ lease: ChunkLease) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.watchInterval)
+            if Task.isCancelled { return }
+            if let status = try? store.leaseStatus(lease), status != .held, status != .draining { return }
+        }
+    }
+
+    private func runItems(of lease: ChunkLease) async {
         var afterLine = lease.firstLine - 1
         while true {
             let page: [WorkItem]
@@ -139,43 +178,49 @@ public final class WorkerPool: Service {
             } catch {
                 faults.failed("reading items", error)
                 try? await Task.sleep(for: .milliseconds(500))
-                if isStopping { return }
+                if isStopping { return await release(lease) }
                 continue
             }
             if page.isEmpty {
                 // Every item of the chunk has a result (some recorded before a take-over).
-                _ = await record(lease, [], completesChunk: true)
+                await committer.submit(lease, [], completesChunk: true)
                 return
             }
             for item in page {
-                if isStopping {
-                    try? store.chunkReleaseIfLeaseHeld(lease)
+                switch committer.verdict(for: lease) {
+                case nil, .recorded:
+                    break
+                case .recordedJobEnded, .jobEnded:
+                    // The job ended: hand the rest back, should it be retried.
+                    return await release(lease)
+                case .leaseLost:
+                    logger.notice("job \(lease.job.id): lost the lease on lines \(lease.firstLine)-\(lease.lastLine); results from line \(item.line) on are not recorded")
                     return
                 }
+                if isStopping { return await release(lease) }
                 metrics.running.increment()
                 let run = await runWithRetries(item, lease)
                 metrics.running.decrement()
                 guard let (outcome, attempts) = run else {
                     // Stopped: the job ended, the lease was lost or the pool stops. Hand
                     // back what is still ours (a no-op when the lease was lost).
-                    try? store.chunkReleaseIfLeaseHeld(lease)
-                    return
+                    return await release(lease)
                 }
-                let recorded = await record(
-                    lease, [(item.line, outcome, attempts)], completesChunk: item.line == lease.lastLine)
-                switch recorded {
-                case .recorded:
-                    afterLine = item.line
-                case .recordedJobEnded, .jobEnded, nil:
-                    // The job ended: hand the rest back, should it be retried.
-                    try? store.chunkReleaseIfLeaseHeld(lease)
-                    return
-                case .leaseLost:
-                    logger.notice("job \(lease.job.id): lost the lease on lines \(lease.firstLine)-\(lease.lastLine); result of line \(item.line) discarded")
-                    return
+                await committer.submit(lease, [(item.line, outcome, attempts)], completesChunk: item.line == lease.lastLine)
+                if outcome.status == .failed && lease.job.spec.halt != nil {
+                    // This failure may halt the job: know before starting another item.
+                    await committer.flush()
                 }
+                afterLine = item.line
             }
         }
+    }
+
+    /// Hands the lease back once the results handed over for it are
+    /// committed (a hand-back first would have them rejected).
+    func release(_ lease: ChunkLease) async {
+        await committer.flush()
+        try? store.chunkReleaseIfLeaseHeld(lease)
     }
 
     /// Runs an item until it succeeds or has used its retries, waiting with
@@ -185,7 +230,7 @@ public final class WorkerPool: Service {
         let spec = lease.job.spec
         var attempt = 1
         while true {
-            guard case .finished(let outcome) = await runWatched(item, lease, timeout: timeout(for: lease.job)) else {
+            guard case .finished(let outcome) = await runItem(item, lease, timeout: timeout(for: lease.job)) else {
                 return nil
             }
             if outcome.status == .succeeded {
@@ -227,14 +272,19 @@ public final class WorkerPool: Service {
         case timedOut
     }
 
-    /// Runs one item while watching its job and lease; stops the item when the
-    /// job is cancelled or halted (`now`), the lease is lost, or the timeout
-    /// passes (a timeout is a failed outcome).
-    private func runWatched(_ item: WorkItem, _ lease: ChunkLease, timeout: Double?) async -> ItemRun {
-        let store = self.store
+    /// Runs one item; past the timeout, if the job has one, the item is
+    /// stopped and fails. (Only then is there a timer per item: it costs
+    /// about as much as the rest of the pool's own work on a tiny item.)
+    private func runItem(_ item: WorkItem, _ lease: ChunkLease, timeout: Double?) async -> ItemRun {
         let handler = self.handler
-        let interval = configuration.watchInterval
         let started = Date()
+        guard let timeout else {
+            do {
+                return .finished(try await handler.run(item, of: lease.job))
+            } catch {
+                return .stopped
+            }
+        }
         let run = await withTaskGroup(of: ItemRun.self) { group in
             group.addTask {
                 do {
@@ -244,23 +294,11 @@ public final class WorkerPool: Service {
                 }
             }
             group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    if Task.isCancelled { break }
-                    if let status = try? store.leaseStatus(lease), status != .held, status != .draining {
-                        return .stopped
-                    }
-                }
-                return .stopped
-            }
-            if let timeout {
-                group.addTask {
-                    do {
-                        try await Task.sleep(for: .seconds(timeout))
-                        return .timedOut
-                    } catch {
-                        return .stopped
-                    }
+                do {
+                    try await Task.sleep(for: .seconds(timeout))
+                    return .timedOut
+                } catch {
+                    return .stopped
                 }
             }
             let first = await group.next() ?? .stopped
@@ -270,31 +308,9 @@ public final class WorkerPool: Service {
             return first
         }
         guard case .timedOut = run, !isStopping else { return run }
-        let limit = timeout.map { String(format: "%.3g", $0) } ?? "?"
+        let limit = String(format: "%.3g", timeout)
         return .finished(ItemOutcome(
             status: .failed, signal: SIGTERM, errorOutput: Data(), reason: "timed out after \(limit) s",
             startedAt: started, finishedAt: Date()))
-    }
-
-    /// Records results, retrying through store faults. `nil` when it gave up
-    /// because the pool is being cancelled.
-    func record(
-        _ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)], completesChunk: Bool
-    ) async -> RecordOutcome? {
-        while true {
-            do {
-                let outcome = try store.resultsRecordIfLeaseHeld(
-                    lease, results: results, completesChunk: completesChunk, now: Date())
-                faults.succeeded()
-                if outcome == .recorded || outcome == .recordedJobEnded {
-                    for result in results { metrics.recorded(result.outcome.status) }
-                }
-                return outcome
-            } catch {
-                faults.failed("recording a result of job \(lease.job.id)", error)
-                if Task.isCancelled { return nil }
-                try? await Task.sleep(for: .milliseconds(250))
-            }
-        }
     }
 }

@@ -176,6 +176,32 @@ enum StoreConformance {
         #expect(try store.jobFetch(job.id)?.state == .complete)
     }
 
+    static func groupCommitGuardsEachBatchByItsOwnLease(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(2)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3", "4", "5", "6"]))
+        _ = try store.jobSealIfOpen(job.id, now: t0)
+        let first = try #require(try claim(store, "a"))
+        let lost = try #require(try claim(store, "b"))
+        let third = try #require(try claim(store, "a"))
+        #expect(try store.daemonDeleteReleasingChunks(id: "b") == 1)
+        let outcomes = try store.resultsRecordIfLeasesHeld([
+            ResultBatch(lease: third, results: [(5, ok("5"), 1)], completesChunk: false),
+            ResultBatch(lease: lost, results: [(3, ok("3"), 1), (4, ok("4"), 1)], completesChunk: true),
+            ResultBatch(lease: first, results: [(1, ok("1"), 1), (2, ok("2"), 2)], completesChunk: true),
+            ResultBatch(lease: third, results: [(6, ok("6"), 1)], completesChunk: true),
+        ], now: t0)
+        #expect(outcomes == [.recorded, .leaseLost, .recorded, .recorded])
+        let recorded = try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 10)
+        #expect(recorded.map(\.line) == [5, 1, 2, 6], "completion order follows the batches; the lost lease's are not there")
+        #expect(recorded.map(\.attempts) == [1, 1, 2, 1])
+        #expect(try store.jobFetch(job.id)?.finishedCount == 4)
+        let retaken = try #require(try claim(store, "c"))
+        #expect(retaken.chunkID == lost.chunkID)
+        #expect(try store.itemsPending(for: retaken, afterLine: 0, limit: 10).map(\.line) == [3, 4])
+        #expect(try store.resultsRecordIfLeasesHeld([], now: t0) == [])
+    }
+
     static func expiredLeasesAreHandedBackAndRenewalsKeepThem(_ make: Factory) throws {
         let store = try make()
         let job = try store.jobCreate(spec(chunkSize: .fixed(1)), now: t0)

@@ -1,0 +1,227 @@
+import BatchStore
+import Foundation
+import Synchronization
+
+/// Records the results of all of a pool's slots in shared group commits.
+///
+/// A slot hands its results over (`submit`) and goes on with its next item
+/// without waiting for the disk; the committer gathers what every slot handed
+/// over for up to `linger` and records it in one transaction, each batch
+/// guarded by its own lease (`BatchStore.resultsRecordIfLeasesHeld`). One
+/// transaction per item was the largest cost of the daemon's own after
+/// starting processes; followers see a result at most `linger` later.
+///
+/// Guarantees:
+/// - Results are committed in the order they were submitted.
+/// - `flush()` returns once everything submitted before it was committed (or
+///   given up on at shutdown): a slot flushes before it reads which items of
+///   a lease are pending and before it hands a lease back, so it never runs
+///   an item whose result is still on its way, and its own results are not
+///   rejected by the hand-back.
+/// - A batch that was not recorded (lease lost, job ended) leaves a
+///   `verdict` for its lease; a slot checks it before each item.
+/// - On a store fault the commit is retried (results stay in memory) and
+///   `submit` waits once `capacity` results are waiting, so memory stays
+///   bounded. A crash loses only uncommitted results: their items run again.
+final class ResultCommitter: Sendable {
+    private struct LeaseKey: Hashable {
+        var chunkID: Int64
+        var fence: Int64
+        init(_ lease: ChunkLease) { (chunkID, fence) = (lease.chunkID, lease.fence) }
+    }
+
+    private struct State {
+        var pending: [ResultBatch] = []
+        var pendingResults = 0
+        var pendingBytes = 0
+        /// Callers of `flush()`, resumed after the commit that includes every
+        /// batch submitted before them.
+        var barriers: [CheckedContinuation<Void, Never>] = []
+        /// Callers of `submit` waiting for room.
+        var waitingForRoom: [CheckedContinuation<Void, Never>] = []
+        /// The commit loop, when it waits for something to commit.
+        var idle: CheckedContinuation<Void, Never>?
+        var finishing = false
+        /// The loop has returned: nothing more will be committed.
+        var stopped = false
+        var verdicts: [LeaseKey: RecordOutcome] = [:]
+        /// Jobs a commit found ended (or ended itself, by its halt policy).
+        var endedJobs: Set<JobID> = []
+    }
+
+    let store: any BatchStore
+    let faults: StoreFaultLog
+    let metrics: PoolMetrics
+    let linger: Duration
+    let capacity: Int
+    let capacityBytes: Int
+    private let state = Mutex(State())
+
+    init(
+        store: any BatchStore, faults: StoreFaultLog, metrics: PoolMetrics, linger: Duration = .milliseconds(4),
+        capacity: Int = 20_000, capacityBytes: Int = 16 << 20
+    ) {
+        self.store = store
+        self.faults = faults
+        self.metrics = metrics
+        self.linger = linger
+        self.capacity = capacity
+        self.capacityBytes = capacityBytes
+    }
+
+    // MARK: - Slots
+
+    /// Hands results over for the next group commit. Waits only while the
+    /// committer already holds `capacity` results (a store fault).
+    func submit(_ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)], completesChunk: Bool) async {
+        let bytes = results.reduce(0) { $0 + $1.outcome.output.count + $1.outcome.errorOutput.count }
+        while true {
+            let admitted: Bool = state.withLock { state in
+                guard state.finishing || state.pendingResults < capacity && state.pendingBytes < capacityBytes
+                        || state.pending.isEmpty
+                else { return false }
+                state.pending.append(ResultBatch(lease: lease, results: results, completesChunk: completesChunk))
+                state.pendingResults += results.count
+                state.pendingBytes += bytes
+                state.idle.take()?.resume()
+                return true
+            }
+            if admitted { return }
+            await withCheckedContinuation { continuation in
+                let full = state.withLock { state in
+                    let full = !state.finishing && !state.pending.isEmpty
+                        && (state.pendingResults >= capacity || state.pendingBytes >= capacityBytes)
+                    if full { state.waitingForRoom.append(continuation) }
+                    return full
+                }
+                if !full { continuation.resume() }
+            }
+        }
+    }
+
+    /// Waits until everything submitted so far is committed (or given up on).
+    func flush() async {
+        await withCheckedContinuation { continuation in
+            state.withLock { state in
+                if state.stopped { return continuation.resume() }
+                state.barriers.append(continuation)
+                state.idle.take()?.resume()
+            }
+        }
+    }
+
+    /// What became of the lease's batches, if one was not recorded
+    /// (`.leaseLost`, `.jobEnded`) or ended the job (`.recordedJobEnded`), or
+    /// `.jobEnded` when any slot's commit found the lease's job ended.
+    func verdict(for lease: ChunkLease) -> RecordOutcome? {
+        state.withLock { state in
+            state.verdicts[LeaseKey(lease)] ?? (state.endedJobs.contains(lease.job.id) ? .jobEnded : nil)
+        }
+    }
+
+    /// Starts a lease afresh: a job found ended earlier may have been retried
+    /// since, and the new lease proves it runnable.
+    func begin(_ lease: ChunkLease) {
+        _ = state.withLock { $0.endedJobs.remove(lease.job.id) }
+    }
+
+    /// Forgets the lease's verdict: the slot is done with the lease.
+    func forget(_ lease: ChunkLease) {
+        _ = state.withLock { $0.verdicts.removeValue(forKey: LeaseKey(lease)) }
+    }
+
+    // MARK: - The commit loop
+
+    /// Commits until `finish()` was called and nothing is left. Cancelling
+    /// the task finishes it too; a failing commit is then tried a few more
+    /// times and given up on (those items run again later).
+    func run() async {
+        await withTaskCancellationHandler {
+            await commitLoop()
+        } onCancel: {
+            finish()
+        }
+    }
+
+    private func commitLoop() async {
+        while true {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                state.withLock { state in
+                    if state.pending.isEmpty && state.barriers.isEmpty && !state.finishing {
+                        state.idle = continuation
+                    } else {
+                        continuation.resume()
+                    }
+                }
+            }
+            if state.withLock({ $0.barriers.isEmpty && !$0.finishing }) {
+                try? await Task.sleep(for: linger)
+            }
+            let (batches, barriers, finishing) = state.withLock { state in
+                let taken = (state.pending, state.barriers, state.finishing)
+                state.pending = []
+                state.pendingResults = 0
+                state.pendingBytes = 0
+                state.barriers = []
+                return taken
+            }
+            if !batches.isEmpty { await commit(batches) }
+            let waiting = state.withLock { state in
+                let waiting = state.waitingForRoom
+                state.waitingForRoom = []
+                if finishing && state.pending.isEmpty && state.barriers.isEmpty { state.stopped = true }
+                return waiting
+            }
+            for continuation in waiting { continuation.resume() }
+            for continuation in barriers { continuation.resume() }
+            if state.withLock({ $0.stopped }) { return }
+        }
+    }
+
+    /// Makes `run()` commit what is left and return; later submissions are
+    /// committed at once (without lingering).
+    func finish() {
+        state.withLock { state in
+            state.finishing = true
+            state.idle.take()?.resume()
+        }
+    }
+
+    /// Commits, retrying through store faults; once the pool is finishing,
+    /// it gives up after a few attempts.
+    private func commit(_ batches: [ResultBatch]) async {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let outcomes = try store.resultsRecordIfLeasesHeld(batches, now: Date())
+                faults.succeeded()
+                state.withLock { state in
+                    for (batch, outcome) in zip(batches, outcomes) where outcome != .recorded {
+                        // Bounded: a slot forgets its leases, but one that stopped early may not.
+                        if state.verdicts.count > 10_000 { state.verdicts.removeAll() }
+                        state.verdicts[LeaseKey(batch.lease)] = outcome
+                        if outcome == .jobEnded || outcome == .recordedJobEnded {
+                            if state.endedJobs.count > 10_000 { state.endedJobs.removeAll() }
+                            state.endedJobs.insert(batch.lease.job.id)
+                        }
+                    }
+                }
+                for (batch, outcome) in zip(batches, outcomes) where outcome == .recorded || outcome == .recordedJobEnded {
+                    for result in batch.results { metrics.recorded(result.outcome.status) }
+                }
+                return
+            } catch {
+                let count = batches.reduce(0) { $0 + $1.results.count }
+                faults.failed("recording \(count) result(s)", error)
+                if attempt >= 3, state.withLock({ $0.finishing }) {
+                    for batch in batches {
+                        state.withLock { $0.verdicts[LeaseKey(batch.lease)] = .leaseLost }
+                    }
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+}
