@@ -2,7 +2,8 @@ import BatchStore
 import Foundation
 
 /// Runs a job's command once per item (one process per item, started with
-/// `posix_spawn`: see `SpawnedProcess`).
+/// `posix_spawn`: see `SpawnedProcess`). A worker pool runs it blocking, a
+/// page of items at a time on one thread (`BlockingItemHandler`).
 ///
 /// The command runs directly (no shell) in the job's working directory and
 /// environment, in a process group of its own so that cancelling the item
@@ -10,7 +11,7 @@ import Foundation
 /// Its stdout is the item's result; exit status 0 is success; its stderr is
 /// kept (the last `errorTail` bytes) for failures. An output over the job's
 /// `maxOutput` stops the command (KILL to its group) and fails the item.
-public struct CommandHandler: ItemHandler {
+public struct CommandHandler: BlockingItemHandler {
     public var maxOutput: Int
     public var errorTail: Int
     public var killGrace: Duration
@@ -23,6 +24,17 @@ public struct CommandHandler: ItemHandler {
     }
 
     public func run(_ item: WorkItem, of job: Job) async throws -> ItemOutcome {
+        let stop = StopSignal()
+        let outcome = await withTaskCancellationHandler {
+            await BlockingThreads.shared.value { [self] in runBlocking(item, of: job, timeout: nil, stop: stop) }
+        } onCancel: {
+            stop.trigger()
+        }
+        guard let outcome else { throw CancellationError() }
+        return outcome
+    }
+
+    func runBlocking(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> ItemOutcome? {
         let started = Date()
         let prepared = commands.prepared(for: job)
         let argv = prepared.builder.argv(for: item.data)
@@ -45,13 +57,20 @@ public struct CommandHandler: ItemHandler {
             errorTail: errorTail, killGrace: killGrace)
         let result: SpawnedProcess.Result
         do {
-            result = try await process.run()
+            result = try process.runBlocking(deadline: timeout.map { .now + .seconds($0) }, stop: stop)
         } catch is CancellationError {
-            throw CancellationError()
+            return nil
         } catch {
             return failure(126, "cannot run \(path): \(error)")
         }
+        if result.stopped { return nil }
         let finished = Date()
+        if result.timedOut {
+            return ItemOutcome(
+                status: .failed, signal: SIGTERM, output: result.output, errorOutput: result.errorTail,
+                reason: "timed out after \(String(format: "%.3g", timeout ?? 0)) s", startedAt: started,
+                finishedAt: finished)
+        }
         if result.outputExceeded {
             return ItemOutcome(
                 status: .failed, output: result.output, errorOutput: result.errorTail,

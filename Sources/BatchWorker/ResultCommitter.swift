@@ -74,23 +74,28 @@ final class ResultCommitter: Sendable {
     /// Hands results over for the next group commit. Waits only while the
     /// committer already holds `capacity` results (a store fault).
     func submit(_ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)], completesChunk: Bool) async {
+        await waitForRoom()
+        submitNow(lease, results, completesChunk: completesChunk)
+    }
+
+    /// Hands results over without waiting: for a thread that cannot await.
+    /// It must `waitForRoom()` every so many results.
+    func submitNow(_ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)], completesChunk: Bool) {
         let bytes = results.reduce(0) { $0 + $1.outcome.output.count + $1.outcome.errorOutput.count }
-        while true {
-            let admitted: Bool = state.withLock { state in
-                guard state.finishing || state.pendingResults < capacity && state.pendingBytes < capacityBytes
-                        || state.pending.isEmpty
-                else { return false }
-                state.pending.append(ResultBatch(lease: lease, results: results, completesChunk: completesChunk))
-                state.pendingResults += results.count
-                state.pendingBytes += bytes
-                state.idle.take()?.resume()
-                return true
-            }
-            if admitted { return }
+        state.withLock { state in
+            state.pending.append(ResultBatch(lease: lease, results: results, completesChunk: completesChunk))
+            state.pendingResults += results.count
+            state.pendingBytes += bytes
+            state.idle.take()?.resume()
+        }
+    }
+
+    /// Waits while the committer holds `capacity` results (or bytes) or more.
+    func waitForRoom() async {
+        while state.withLock({ !$0.finishing && ($0.pendingResults >= capacity || $0.pendingBytes >= capacityBytes) }) {
             await withCheckedContinuation { continuation in
                 let full = state.withLock { state in
-                    let full = !state.finishing && !state.pending.isEmpty
-                        && (state.pendingResults >= capacity || state.pendingBytes >= capacityBytes)
+                    let full = !state.finishing && (state.pendingResults >= capacity || state.pendingBytes >= capacityBytes)
                     if full { state.waitingForRoom.append(continuation) }
                     return full
                 }

@@ -16,15 +16,21 @@ private func spawnFileActionsAddChdir(
 @_silgen_name("pipe2")
 private func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
 
-/// One run of a command with `posix_spawn`, its output read on a thread
-/// outside Swift's cooperative pool (`BlockingThreads`): the per-item path, where starting a process is most of the cost
-/// (about twice as fast here as going through swift-subprocess, which stays in
-/// use for stream mode's long-lived processes).
+// pidfd_open (glibc 2.36, Linux 5.3): the process's exit becomes a readable
+// descriptor, polled together with its pipes.
+@_silgen_name("pidfd_open")
+private func pidfdOpen(_ pid: pid_t, _ flags: UInt32) -> Int32
+
+/// One run of a command with `posix_spawn`, its output read with `poll` on
+/// the calling thread: the per-item path, where starting a process is most of
+/// the cost (about twice as fast here as going through swift-subprocess,
+/// which stays in use for stream mode's long-lived processes).
 ///
 /// The process runs in its own process group with default signal handling
-/// and stdin from /dev/null. Cancelling the awaiting task sends SIGTERM to the
-/// group and SIGKILL `killGrace` later; the call then throws
-/// `CancellationError` once the process is reaped.
+/// and stdin from /dev/null. Past the deadline, or once the stop signal is
+/// triggered, the group gets SIGTERM, and SIGKILL `killGrace` later. Only the
+/// thread that runs it reaps the process, and it signals the group only
+/// before that, so a reused pid is never signalled.
 struct SpawnedProcess {
     struct Result {
         enum Termination {
@@ -36,6 +42,10 @@ struct SpawnedProcess {
         var output: Data
         var outputExceeded: Bool
         var errorTail: Data
+        /// Killed because the stop signal was triggered.
+        var stopped: Bool
+        /// Killed because it ran past its deadline.
+        var timedOut: Bool
     }
 
     struct SpawnError: Error, CustomStringConvertible {
@@ -53,24 +63,33 @@ struct SpawnedProcess {
     var errorTail: Int
     var killGrace: Duration
 
+    /// Runs the process to its end on a thread of `BlockingThreads`.
+    /// Cancelling the awaiting task stops it; the call then throws
+    /// `CancellationError` once the process is reaped.
     func run() async throws -> Result {
-        let pid = try spawn()
-        let state = ProcessState(pid: pid.pid)
+        let stop = StopSignal()
         let result = await withTaskCancellationHandler {
-            // Collecting blocks, so it runs on a thread of its own (see BlockingThreads).
             await BlockingThreads.shared.value { [self] in
-                collect(pid: pid.pid, stdout: pid.stdout, stderr: pid.stderr, state: state)
+                Swift.Result { try runBlocking(deadline: nil, stop: stop) }
             }
         } onCancel: {
-            state.terminate(grace: killGrace)
+            stop.trigger()
         }
-        if state.wasTerminated { throw CancellationError() }
-        return result
+        let finished = try result.get()
+        if finished.stopped { throw CancellationError() }
+        return finished
+    }
+
+    /// Runs the process to its end on the calling thread, which it blocks.
+    /// Throws `CancellationError` if `stop` was triggered before it started.
+    func runBlocking(deadline: ContinuousClock.Instant?, stop: StopSignal?) throws -> Result {
+        if stop?.isTriggered == true { throw CancellationError() }
+        let started = try spawn()
+        return collect(pid: started.pid, stdout: started.stdout, stderr: started.stderr, deadline: deadline, stop: stop)
     }
 
     /// Starts the process; returns its pid and the read ends of its output pipes.
-    private func spawn() throws -> (pid: pid_t, stdout: Int32, stderr: Int32) {
-        var outPipe: [Int32] = [0, 0]
+    private func spawn() throws -> (pid: pid_t, stdout: Int32, stderr: Int32) {        var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
         guard pipe2(&outPipe, O_CLOEXEC) == 0 else { throw SpawnError(errno: errno) }
         guard pipe2(&errPipe, O_CLOEXEC) == 0 else {
@@ -114,97 +133,108 @@ struct SpawnedProcess {
     }
 
     /// Reads both pipes until the process has exited and they are drained,
-    /// then reaps it. Runs on its own thread: it blocks.
-    private func collect(pid: pid_t, stdout: Int32, stderr: Int32, state: ProcessState) -> Result {
+    /// then reaps it; stops it past `deadline` or once `stop` is triggered.
+    private func collect(
+        pid: pid_t, stdout: Int32, stderr: Int32, deadline: ContinuousClock.Instant?, stop: StopSignal?
+    ) -> Result {
+        let clock = ContinuousClock()
+        let pidfd = pidfdOpen(pid, 0)
+        defer { if pidfd >= 0 { close(pidfd) } }
         var output = Data()
         var errors = Data()
         var exceeded = false
+        var stopped = false
+        var timedOut = false
+        var killAt: ContinuousClock.Instant?
+        var killed = false
         var open: [Int32] = [stdout, stderr]
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
         defer { buffer.deallocate() }
         var exitStatus: Int32?
-        while !open.isEmpty {
+
+        func reap(blocking: Bool) {
+            var status: Int32 = 0
+            var reaped: pid_t
+            repeat { reaped = waitpid(pid, &status, blocking ? 0 : WNOHANG) } while reaped < 0 && errno == EINTR
+            if reaped == pid { exitStatus = status }
+        }
+
+        while exitStatus == nil || !open.isEmpty {
+            let now = clock.now
+            if exitStatus == nil {
+                if killAt == nil, stop?.isTriggered == true || deadline.map({ now >= $0 }) == true {
+                    if stop?.isTriggered == true { stopped = true } else { timedOut = true }
+                    _ = kill(-pid, SIGTERM)
+                    killAt = now + killGrace
+                } else if let killAt, now >= killAt, !killed {
+                    _ = kill(-pid, SIGKILL)
+                    killed = true
+                }
+            }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            if exitStatus == nil && pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
+            if killAt == nil, let stop, stop.fd >= 0 { fds.append(pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0)) }
             // After the process exited, a grandchild may still hold a pipe open:
             // drain what is there and stop instead of waiting for its EOF.
-            let ready = poll(&fds, nfds_t(fds.count), exitStatus == nil ? 50 : 0)
+            var wait: Duration? = exitStatus != nil ? .zero : nil
+            // Without a pidfd (or an eventfd) the exit (or the stop) is looked for every 50 ms.
+            if exitStatus == nil && (pidfd < 0 || (killAt == nil && stop.map { $0.fd < 0 } == true)) {
+                wait = .milliseconds(50)
+            }
+            for instant in [killAt == nil ? deadline : nil, killed ? nil : killAt].compactMap({ $0 }) {
+                wait = min(wait ?? .seconds(3600), max(.zero, instant - now))
+            }
+            let timeout = wait.map { duration -> Int32 in
+                let (seconds, attoseconds) = duration.components
+                return Int32(min(3_600_000, seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000))
+            } ?? -1
+            let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 && errno == EINTR { continue }
             if ready <= 0 {
                 if exitStatus != nil { break }
-                var status: Int32 = 0
-                if waitpid(pid, &status, WNOHANG) == pid {
-                    exitStatus = status
-                    state.markReaped()
-                }
+                if pidfd < 0 { reap(blocking: false) }
                 continue
             }
             for poller in fds where poller.revents != 0 {
+                if poller.fd == pidfd {
+                    reap(blocking: false)
+                    continue
+                }
+                guard poller.fd == stdout || poller.fd == stderr else { continue }  // the stop signal
                 let count = read(poller.fd, buffer.baseAddress!, buffer.count)
                 if count <= 0 {
-                    if count < 0 && errno == EINTR { continue }
+                    if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
                     close(poller.fd)
                     open.removeAll { $0 == poller.fd }
                     continue
                 }
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
                 if poller.fd == stdout {
                     if exceeded { continue }
                     let room = maxOutput - output.count
                     if count <= room {
-                        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                        output.append(contentsOf: bytes)
                     } else {
-                        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<room]))
+                        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<room]))
                         exceeded = true
                         // Stop it rather than let it block on a full pipe.
-                        state.kill()
+                        if exitStatus == nil { _ = kill(-pid, SIGKILL) }
                     }
                 } else {
-                    errors.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                    errors.append(contentsOf: bytes)
                     if errors.count > 2 * errorTail { errors = Data(errors.suffix(errorTail)) }
                 }
             }
         }
         for fd in open { close(fd) }
-        if exitStatus == nil {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            exitStatus = status
-            state.markReaped()
-        }
+        if exitStatus == nil { reap(blocking: true) }
         let status = exitStatus ?? 0
         let termination: Result.Termination =
             (status & 0x7F) == 0 ? .exited((status >> 8) & 0xFF) : .signaled(status & 0x7F)
         return Result(
             termination: termination, output: output, outputExceeded: exceeded,
-            errorTail: errors.count > errorTail ? Data(errors.suffix(errorTail)) : errors)
-    }
-}
-
-/// Who may still signal the process group: nobody once the process is
-/// reaped, since its pid (and so its group id) may then be reused.
-private final class ProcessState: Sendable {
-    private let state = Mutex<(reaped: Bool, terminated: Bool)>((false, false))
-    let pid: pid_t
-
-    init(pid: pid_t) { self.pid = pid }
-
-    var wasTerminated: Bool { state.withLock { $0.terminated } }
-
-    func markReaped() { state.withLock { $0.reaped = true } }
-
-    func kill() {
-        state.withLock { if !$0.reaped { _ = Glibc.kill(-pid, SIGKILL) } }
-    }
-
-    /// SIGTERM to the group now, SIGKILL after `grace` if it is still there.
-    func terminate(grace: Duration) {
-        state.withLock { state in
-            state.terminated = true
-            if !state.reaped { _ = Glibc.kill(-pid, SIGTERM) }
-        }
-        let nanoseconds = grace.components.seconds * 1_000_000_000 + grace.components.attoseconds / 1_000_000_000
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
-            kill()
-        }
+            errorTail: errors.count > errorTail ? Data(errors.suffix(errorTail)) : errors,
+            stopped: stopped, timedOut: timedOut)
     }
 }
 

@@ -186,7 +186,8 @@ public final class WorkerPool: Service {
                 await committer.submit(lease, [], completesChunk: true)
                 return
             }
-            for item in page {
+            var index = page.startIndex
+            while index < page.endIndex {
                 switch committer.verdict(for: lease) {
                 case nil, .recorded:
                     break
@@ -194,12 +195,29 @@ public final class WorkerPool: Service {
                     // The job ended: hand the rest back, should it be retried.
                     return await release(lease)
                 case .leaseLost:
-                    logger.notice("job \(lease.job.id): lost the lease on lines \(lease.firstLine)-\(lease.lastLine); results from line \(item.line) on are not recorded")
+                    logger.notice("job \(lease.job.id): lost the lease on lines \(lease.firstLine)-\(lease.lastLine); results from line \(page[index].line) on are not recorded")
                     return
                 }
                 if isStopping { return await release(lease) }
+                var firstAttempt: ItemOutcome?
+                if let blocking = handler as? BlockingItemHandler {
+                    switch await runOnThread(page[index...], lease, blocking) {
+                    case .finished:
+                        index = page.endIndex
+                        continue
+                    case .interrupted(let at):
+                        index = at
+                        continue
+                    case .stopped:
+                        return await release(lease)
+                    case .failed(let at, let outcome):
+                        index = at
+                        firstAttempt = outcome
+                    }
+                }
+                let item = page[index]
                 metrics.running.increment()
-                let run = await runWithRetries(item, lease)
+                let run = await runWithRetries(item, lease, firstAttempt: firstAttempt)
                 metrics.running.decrement()
                 guard let (outcome, attempts) = run else {
                     // Stopped: the job ended, the lease was lost or the pool stops. Hand
@@ -211,8 +229,53 @@ public final class WorkerPool: Service {
                     // This failure may halt the job: know before starting another item.
                     await committer.flush()
                 }
-                afterLine = item.line
+                index += 1
             }
+            afterLine = page[page.endIndex - 1].line
+            await committer.waitForRoom()
+        }
+    }
+
+    private enum ThreadRun: Sendable {
+        /// Every item ran and its result was handed over.
+        case finished
+        /// The item at this index did not start: the task must look why.
+        case interrupted(at: Int)
+        /// The item at this index was stopped while it ran.
+        case stopped
+        /// The item at this index failed its first attempt, and the job may
+        /// retry it or halt: the task handles it.
+        case failed(at: Int, ItemOutcome)
+    }
+
+    /// Runs items one after another on one thread of `BlockingThreads`,
+    /// handing each result to the committer from there, until they run out,
+    /// one fails in a way the task must handle, or something says stop (the
+    /// lease's verdict, the pool stopping, the task being cancelled).
+    private func runOnThread(_ items: ArraySlice<WorkItem>, _ lease: ChunkLease, _ handler: any BlockingItemHandler) async -> ThreadRun {
+        let stop = StopSignal()
+        return await withTaskCancellationHandler {
+            await BlockingThreads.shared.value { [self] in
+                let spec = lease.job.spec
+                for index in items.indices {
+                    let item = items[index]
+                    if stopping.load(ordering: .sequentiallyConsistent) || stop.isTriggered { return .interrupted(at: index) }
+                    if let verdict = committer.verdict(for: lease), verdict != .recorded { return .interrupted(at: index) }
+                    metrics.running.increment()
+                    let outcome = handler.runBlocking(item, of: lease.job, timeout: timeout(for: lease.job), stop: stop)
+                    metrics.running.decrement()
+                    guard let outcome else { return .stopped }
+                    if outcome.status == .succeeded {
+                        sizer.observe(job: lease.job.id, seconds: outcome.duration)
+                    } else if spec.retries > 0 || spec.halt != nil {
+                        return .failed(at: index, outcome)
+                    }
+                    committer.submitNow(lease, [(item.line, outcome, 1)], completesChunk: item.line == lease.lastLine)
+                }
+                return .finished
+            }
+        } onCancel: {
+            stop.trigger()
         }
     }
 
@@ -223,14 +286,23 @@ public final class WorkerPool: Service {
         try? store.chunkReleaseIfLeaseHeld(lease)
     }
 
-    /// Runs an item until it succeeds or has used its retries, waiting with
-    /// exponential backoff and jitter between runs. `nil` when the item was
+    /// Runs an item until it succeeds or has used its retries (its first
+    /// attempt may have run already), waiting with exponential backoff and
+    /// jitter between runs. `nil` when the item was
     /// stopped (job ended, lease lost, shutdown): nothing is to be recorded.
-    private func runWithRetries(_ item: WorkItem, _ lease: ChunkLease) async -> (ItemOutcome, Int)? {
+    private func runWithRetries(_ item: WorkItem, _ lease: ChunkLease, firstAttempt: ItemOutcome?) async -> (ItemOutcome, Int)? {
         let spec = lease.job.spec
         var attempt = 1
+        var ran = firstAttempt.map { ItemRun.finished($0) }
         while true {
-            guard case .finished(let outcome) = await runItem(item, lease, timeout: timeout(for: lease.job)) else {
+            let run: ItemRun
+            if let done = ran {
+                run = done
+                ran = nil
+            } else {
+                run = await runItem(item, lease, timeout: timeout(for: lease.job))
+            }
+            guard case .finished(let outcome) = run else {
                 return nil
             }
             if outcome.status == .succeeded {
