@@ -65,7 +65,7 @@ extension SQLiteStore {
                     ORDER BY line LIMIT ?
                     """),
                 arguments: [lease.job.id.rawValue, max(afterLine, lease.firstLine - 1), lease.lastLine, limit]
-            ).map { WorkItem(line: $0["line"], data: $0["data"]) }
+            ).map { WorkItem(line: $0[0], data: $0[1]) }
         }
     }
 
