@@ -56,16 +56,39 @@ extension SQLiteStore {
     }
 
     public func itemsPending(for lease: ChunkLease, afterLine: Int64, limit: Int) throws -> [WorkItem] {
-        try read { db in
-            try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    SELECT line, data FROM item
-                    WHERE job_id = ? AND line > ? AND line <= ?
-                      AND NOT EXISTS (SELECT 1 FROM result WHERE result.job_id = item.job_id AND result.line = item.line)
-                    ORDER BY line LIMIT ?
-                    """),
-                arguments: [lease.job.id.rawValue, max(afterLine, lease.firstLine - 1), lease.lastLine, limit]
-            ).map { WorkItem(line: $0[0], data: $0[1]) }
+        // A chunk's first lease (fence 1) covers lines nobody has run: chunks
+        // are cut from unclaimed lines, and a chunk handed back or made by
+        // `jobRetryIfEnded` is claimed again with a higher fence. So only a
+        // later lease needs the per-item look into `result` (measured: a
+        // sixth of the daemon's CPU in stream mode).
+        let sql = lease.fence == 1
+            ? "SELECT line, data FROM item WHERE job_id = ? AND line > ? AND line <= ? ORDER BY line LIMIT ?"
+            : """
+                SELECT line, data FROM item
+                WHERE job_id = ? AND line > ? AND line <= ?
+                  AND NOT EXISTS (SELECT 1 FROM result WHERE result.job_id = item.job_id AND result.line = item.line)
+                ORDER BY line LIMIT ?
+                """
+        return try read { db in
+            let raw = try db.cachedStatement(sql: sql).sqliteStatement
+            sqlite3_reset(raw)
+            sqlite3_bind_int64(raw, 1, lease.job.id.rawValue)
+            sqlite3_bind_int64(raw, 2, max(afterLine, lease.firstLine - 1))
+            sqlite3_bind_int64(raw, 3, lease.lastLine)
+            sqlite3_bind_int64(raw, 4, Int64(limit))
+            defer { sqlite3_reset(raw) }
+            var items: [WorkItem] = []
+            items.reserveCapacity(min(limit, Int(lease.lineCount)))
+            while true {
+                let code = sqlite3_step(raw)
+                if code == SQLITE_DONE { return items }
+                guard code == SQLITE_ROW else {
+                    throw DatabaseError(
+                        resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
+                let data = sqlite3_column_blob(raw, 1).map { Data(bytes: $0, count: Int(sqlite3_column_bytes(raw, 1))) } ?? Data()
+                items.append(WorkItem(line: sqlite3_column_int64(raw, 0), data: data))
+            }
         }
     }
 
