@@ -126,12 +126,17 @@ extension SQLiteStore {
     public func itemsAppendIfOpen(job id: JobID, firstLine: Int64, items: [Data]) throws {
         guard !items.isEmpty else { return }
         try write { db in
-            let job = try Self.requireJob(db, id)
-            guard job.state == .open else {
-                throw StoreError(.jobState, "job \(id) is \(job.state.rawValue): its input is complete")
+            // Only the two columns the guard needs: this runs once per batch of input.
+            guard let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT state, item_count FROM job WHERE id = ?"), arguments: [id.rawValue])
+            else { throw StoreError(.jobNotFound, "no job \(id)") }
+            let state: String = row[0]
+            let itemCount: Int64 = row[1]
+            guard state == JobState.open.rawValue else {
+                throw StoreError(.jobState, "job \(id) is \(state): its input is complete")
             }
-            guard job.itemCount + 1 == firstLine else {
-                throw StoreError(.itemOrder, "job \(id) has \(job.itemCount) items stored; cannot append from line \(firstLine) (is another submitter writing to it?)")
+            guard itemCount + 1 == firstLine else {
+                throw StoreError(.itemOrder, "job \(id) has \(itemCount) items stored; cannot append from line \(firstLine) (is another submitter writing to it?)")
             }
             // Bound with SQLite's C API: GRDB's boxed arguments cost more than
             // the insert itself (measured with perf while submitting).

@@ -32,7 +32,7 @@ public final class SQLiteStore: BatchStore {
         self.path = path
         try Self.prepareFile(at: path)
         var config = Configuration()
-        config.busyMode = .timeout(busyTimeout)
+        config.busyMode = BusyWait.mode(patience: busyTimeout)
         config.label = "batch"
         let synchronous = durable ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
