@@ -166,9 +166,7 @@ extension BatchStore {
     ) throws -> ChunkLease? {
         try chunkClaim(owner: owner, now: now, leaseDuration: leaseDuration, job: nil, chunkSize: chunkSize)
     }
-}
 
-extension BatchStore {
     /// Records results for items of the lease's range, in one transaction, if
     /// the lease is still held and the job still runnable: a group commit of
     /// one batch.

@@ -41,6 +41,8 @@ final class ResultCommitter: Sendable {
         var waitingForRoom: [CheckedContinuation<Void, Never>] = []
         /// The commit loop, when it waits for something to commit.
         var idle: CheckedContinuation<Void, Never>?
+        /// The commit loop's linger, while it waits for more results.
+        var lingering: Task<Void, Never>?
         var finishing = false
         /// The loop has returned: nothing more will be committed.
         var stopped = false
@@ -111,6 +113,7 @@ final class ResultCommitter: Sendable {
                 if state.stopped { return continuation.resume() }
                 state.barriers.append(continuation)
                 state.idle.take()?.resume()
+                state.lingering?.cancel()
             }
         }
     }
@@ -159,9 +162,19 @@ final class ResultCommitter: Sendable {
                     }
                 }
             }
-            if state.withLock({ $0.barriers.isEmpty && !$0.finishing }) {
-                try? await Task.sleep(for: linger)
+            // Linger so that more results join this commit; a flush or finish
+            // cuts it short. (Unstructured: it is the one task `flush` can
+            // cancel; it never outlives this iteration.)
+            let linger = self.linger
+            let lingering = Task<Void, Never> { _ = try? await Task.sleep(for: linger) }
+            let cutShort = state.withLock { state in
+                if !state.barriers.isEmpty || state.finishing { return true }
+                state.lingering = lingering
+                return false
             }
+            if cutShort { lingering.cancel() }
+            await lingering.value
+            state.withLock { $0.lingering = nil }
             let (batches, barriers, finishing) = state.withLock { state in
                 let taken = (state.pending, state.barriers, state.finishing)
                 state.pending = []
@@ -189,6 +202,7 @@ final class ResultCommitter: Sendable {
         state.withLock { state in
             state.finishing = true
             state.idle.take()?.resume()
+            state.lingering?.cancel()
         }
     }
 

@@ -1,0 +1,74 @@
+import BatchStore
+@testable import BatchWorker
+import Foundation
+import Logging
+import Testing
+
+/// The pool's group committer against a real SQLite file.
+@Suite struct ResultCommitterTests {
+    let directory = TemporaryDirectory()
+
+    func ok(_ text: String) -> ItemOutcome {
+        ItemOutcome(status: .succeeded, exitStatus: 0, output: Data(text.utf8), startedAt: Date(), finishedAt: Date())
+    }
+
+    func setUp(items: Int) throws -> (SQLiteStore, ResultCommitter, JobID) {
+        let store = try SQLiteStore(path: directory.file("commit.db"))
+        let job = try store.jobCreate(
+            JobSpec(command: ["unused"], workingDirectory: "/", environment: [], chunkSize: .fixed(2)), now: Date())
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: (1...items).map { Data("\($0)".utf8) })
+        _ = try store.jobSealIfOpen(job.id, now: Date())
+        let logger = Logger(label: "test")
+        let committer = ResultCommitter(
+            store: store, faults: StoreFaultLog(logger: logger), metrics: PoolMetrics(), linger: .seconds(30))
+        return (store, committer, job.id)
+    }
+
+    func claim(_ store: SQLiteStore, _ owner: String) throws -> ChunkLease {
+        try #require(try store.chunkClaim(owner: owner, now: Date(), leaseDuration: 30) { _, _ in 2 })
+    }
+
+    @Test func oneCommitForEveryLeaseWithAVerdictForEachThatDidNotRecord() async throws {
+        let (store, committer, job) = try setUp(items: 6)
+        let held = try claim(store, "a")
+        let lost = try claim(store, "b")
+        let idle = try claim(store, "a")
+        #expect(try store.daemonDeleteReleasingChunks(id: "b") == 1)
+        let loop = Task { await committer.run() }
+
+        await committer.submit(held, [(1, ok("1"), 1)], completesChunk: false)
+        await committer.submit(lost, [(3, ok("3"), 1)], completesChunk: false)
+        #expect(try store.resultsByLine(job: job, afterLine: 0, limit: 10).isEmpty, "held back for the linger, which a flush cuts short")
+        let flushing = Date()
+        await committer.flush()
+        #expect(Date().timeIntervalSince(flushing) < 10, "the flush cut the 30 s linger short")
+        #expect(try store.resultsByLine(job: job, afterLine: 0, limit: 10).map(\.line) == [1])
+        #expect(committer.verdict(for: held) == nil)
+        #expect(committer.verdict(for: lost) == .leaseLost)
+
+        // Once a commit finds the job ended, every lease of the job hears of it.
+        #expect(try store.jobCancelIfRunnable(job, now: Date()))
+        await committer.submit(held, [(2, ok("2"), 1)], completesChunk: true)
+        await committer.flush()
+        #expect(committer.verdict(for: held) == .jobEnded)
+        #expect(committer.verdict(for: idle) == .jobEnded)
+        committer.begin(idle)
+        #expect(committer.verdict(for: idle) == nil, "a new lease proves the job runnable again")
+        #expect(try store.resultsByLine(job: job, afterLine: 0, limit: 10).map(\.line) == [1])
+
+        committer.finish()
+        await loop.value
+        await committer.flush()  // returns at once once the loop has stopped
+    }
+
+    @Test func finishingCommitsWhatIsLeftAtOnce() async throws {
+        let (store, committer, job) = try setUp(items: 2)
+        let lease = try claim(store, "a")
+        let loop = Task { await committer.run() }
+        committer.submitNow(lease, [(1, ok("1"), 1), (2, ok("2"), 2)], completesChunk: true)
+        committer.finish()
+        await loop.value
+        #expect(try store.jobFetch(job)?.state == .complete)
+        #expect(try store.resultsByLine(job: job, afterLine: 0, limit: 10).map(\.attempts) == [1, 2])
+    }
+}
