@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A cache of OS threads for work that blocks: reading a process's pipes
 /// until it exits.
@@ -46,6 +49,15 @@ final class BlockingThreads: @unchecked Sendable {
     }
 
     private func work() {
+        // A child's SIGCHLD goes to the thread that started it. Blocked here (as
+        // it is in every thread dispatch makes, which this one inherits from),
+        // the kernel queues it and wakes the main thread to deliver it, once
+        // per item; unblocked, the default action (ignore) discards it at once.
+        // `waitpid` still reaps: only SIG_IGN as the disposition would change that.
+        var childSignal = sigset_t()
+        sigemptyset(&childSignal)
+        sigaddset(&childSignal, SIGCHLD)
+        pthread_sigmask(SIG_UNBLOCK, &childSignal, nil)
         condition.lock()
         while true {
             if jobs.isEmpty {

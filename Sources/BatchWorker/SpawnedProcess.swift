@@ -151,6 +151,7 @@ struct SpawnedProcess {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
         defer { buffer.deallocate() }
         var exitStatus: Int32?
+        let exitFirst = clock.now + .milliseconds(5)
 
         func reap(blocking: Bool) {
             var status: Int32 = 0
@@ -171,7 +172,12 @@ struct SpawnedProcess {
                     killed = true
                 }
             }
-            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            // For its first few milliseconds only the exit is watched: a short
+            // run then costs this thread one wake-up instead of one for its
+            // output, one for end-of-file and one for its exit. A run that
+            // fills a pipe meanwhile just waits that long for it to be read.
+            let watchPipes = pidfd < 0 || exitStatus != nil || now >= exitFirst
+            var fds = open.map { pollfd(fd: watchPipes ? $0 : -1, events: Int16(POLLIN), revents: 0) }
             if exitStatus == nil && pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
             if killAt == nil, let stop, stop.fd >= 0 { fds.append(pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0)) }
             // After the process exited, a grandchild may still hold a pipe open:
@@ -181,7 +187,7 @@ struct SpawnedProcess {
             if exitStatus == nil && (pidfd < 0 || (killAt == nil && stop.map { $0.fd < 0 } == true)) {
                 wait = .milliseconds(50)
             }
-            for instant in [killAt == nil ? deadline : nil, killed ? nil : killAt].compactMap({ $0 }) {
+            for instant in [killAt == nil ? deadline : nil, killed ? nil : killAt, watchPipes ? nil : exitFirst].compactMap({ $0 }) {
                 wait = min(wait ?? .seconds(3600), max(.zero, instant - now))
             }
             let timeout = wait.map { duration -> Int32 in
