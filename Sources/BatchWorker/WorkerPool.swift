@@ -8,7 +8,9 @@ import Synchronization
 /// items one by one through the handler, handing each result to the pool's
 /// `ResultCommitter`, which records the results of all slots in group commits
 /// a few milliseconds apart, so followers see them within their poll interval.
-/// One watcher per lease checks the lease and its job while items run.
+/// One watcher per lease checks the lease and its job while items run. A
+/// handler that blocks anyway (`BlockingItemHandler`: commands) runs a page of
+/// items at a time on one thread, so the slot's task wakes once per page.
 ///
 /// Guarantees:
 /// - A result is recorded only under the chunk's current lease (fenced): a
