@@ -36,9 +36,10 @@ final class ResultCommitter: Sendable {
         var pendingBytes = 0
         /// Callers of `flush()`, resumed after the commit that includes every
         /// batch submitted before them.
-        var barriers: [CheckedContinuation<Void, Never>] = []
+        var barriers: [UInt64: CheckedContinuation<Void, Never>] = [:]
         /// Callers of `submit` waiting for room.
-        var waitingForRoom: [CheckedContinuation<Void, Never>] = []
+        var waitingForRoom: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
         /// The commit loop, when it waits for something to commit.
         var idle: CheckedContinuation<Void, Never>?
         /// The commit loop's linger, while it waits for more results.
@@ -92,29 +93,50 @@ final class ResultCommitter: Sendable {
         }
     }
 
-    /// Waits while the committer holds `capacity` results (or bytes) or more.
+    /// Waits while the committer holds `capacity` results (or bytes) or more,
+    /// or until the task is cancelled.
     func waitForRoom() async {
-        while state.withLock({ !$0.finishing && ($0.pendingResults >= capacity || $0.pendingBytes >= capacityBytes) }) {
-            await withCheckedContinuation { continuation in
-                let full = state.withLock { state in
-                    let full = !state.finishing && (state.pendingResults >= capacity || state.pendingBytes >= capacityBytes)
-                    if full { state.waitingForRoom.append(continuation) }
-                    return full
-                }
-                if !full { continuation.resume() }
-            }
+        func full(_ state: State) -> Bool {
+            !state.finishing && (state.pendingResults >= capacity || state.pendingBytes >= capacityBytes)
+        }
+        while !Task.isCancelled, state.withLock({ full($0) }) {
+            await suspend(in: \.waitingForRoom, unless: { !full($0) })
         }
     }
 
-    /// Waits until everything submitted so far is committed (or given up on).
+    /// Waits until everything submitted so far is committed (or given up on),
+    /// or until the task is cancelled: a cancelled slot stops at once, and
+    /// what it submitted is still committed (or given up on) with the rest.
     func flush() async {
-        await withCheckedContinuation { continuation in
-            state.withLock { state in
-                if state.stopped { return continuation.resume() }
-                state.barriers.append(continuation)
-                state.idle.take()?.resume()
-                state.lingering?.cancel()
+        await suspend(in: \.barriers, unless: { $0.stopped }) { state in
+            state.idle.take()?.resume()
+            state.lingering?.cancel()
+        }
+    }
+
+    /// Suspends in one of the waiting lists until the commit loop resumes it,
+    /// or the task is cancelled; not at all when `unless` holds.
+    private func suspend(
+        in list: any WritableKeyPath<State, [UInt64: CheckedContinuation<Void, Never>]> & Sendable,
+        unless noNeed: (State) -> Bool, then registered: (inout State) -> Void = { _ in }
+    ) async {
+        let id = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let waiting = state.withLock { state in
+                    // Cancelled before this point, the handler found nothing to resume.
+                    if Task.isCancelled || noNeed(state) { return false }
+                    state[keyPath: list][id] = continuation
+                    registered(&state)
+                    return true
+                }
+                if !waiting { continuation.resume() }
             }
+        } onCancel: {
+            state.withLock { $0[keyPath: list].removeValue(forKey: id) }?.resume()
         }
     }
 
@@ -175,23 +197,26 @@ final class ResultCommitter: Sendable {
             if cutShort { lingering.cancel() }
             await lingering.value
             state.withLock { $0.lingering = nil }
+            // The barriers stay registered while their commit runs, so that a
+            // cancelled `flush` can still take its own back.
             let (batches, barriers, finishing) = state.withLock { state in
-                let taken = (state.pending, state.barriers, state.finishing)
+                let taken = (state.pending, Array(state.barriers.keys), state.finishing)
                 state.pending = []
                 state.pendingResults = 0
                 state.pendingBytes = 0
-                state.barriers = []
                 return taken
             }
             if !batches.isEmpty { await commit(batches) }
-            let waiting = state.withLock { state in
-                let waiting = state.waitingForRoom
-                state.waitingForRoom = []
+            let resumed = state.withLock { state in
+                var resumed = Array(state.waitingForRoom.values)
+                state.waitingForRoom = [:]
+                for id in barriers {
+                    if let continuation = state.barriers.removeValue(forKey: id) { resumed.append(continuation) }
+                }
                 if finishing && state.pending.isEmpty && state.barriers.isEmpty { state.stopped = true }
-                return waiting
+                return resumed
             }
-            for continuation in waiting { continuation.resume() }
-            for continuation in barriers { continuation.resume() }
+            for continuation in resumed { continuation.resume() }
             if state.withLock({ $0.stopped }) { return }
         }
     }

@@ -1,6 +1,7 @@
 import BatchStore
 @testable import BatchWorker
 import Foundation
+import GRDB
 import Logging
 import Testing
 
@@ -70,5 +71,40 @@ import Testing
         await loop.value
         #expect(try store.jobFetch(job)?.state == .complete)
         #expect(try store.resultsByLine(job: job, afterLine: 0, limit: 10).map(\.attempts) == [1, 2])
+    }
+
+    @Test func waitersStopWaitingWhenCancelledWhileTheStoreCannotBeWritten() async throws {
+        let path = directory.file("locked.db")
+        let store = try SQLiteStore(path: path, busyTimeout: 0.1)
+        let job = try store.jobCreate(
+            JobSpec(command: ["unused"], workingDirectory: "/", environment: [], chunkSize: .fixed(2)), now: Date())
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: [Data("1".utf8), Data("2".utf8)])
+        let lease = try claim(store, "a")
+        let committer = ResultCommitter(
+            store: store, faults: StoreFaultLog(logger: Logger(label: "test")), metrics: PoolMetrics(),
+            linger: .milliseconds(1), capacity: 1)
+        // Another connection holds the write lock: every commit fails (busy).
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: path, configuration: holding)
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let loop = Task { await committer.run() }
+        committer.submitNow(lease, [(1, ok("1"), 1), (2, ok("2"), 1)], completesChunk: true)
+
+        let waiting = Task { await committer.waitForRoom() }
+        let flushing = Task { await committer.flush() }
+        try await Task.sleep(for: .milliseconds(300))
+        let cancelled = Date()
+        waiting.cancel()
+        flushing.cancel()
+        await waiting.value
+        await flushing.value
+        #expect(Date().timeIntervalSince(cancelled) < 5, "cancelled waiters return while the fault lasts")
+
+        // Once the lock is free the results are committed.
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "COMMIT") }
+        committer.finish()
+        await loop.value
+        #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.line) == [1, 2])
     }
 }
