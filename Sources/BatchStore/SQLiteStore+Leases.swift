@@ -93,10 +93,12 @@ extension SQLiteStore {
     }
 
     /// What recording under a lease needs to know of its chunk and job, read
-    /// in one small query (on every record and every watch, so it reads no
-    /// more than this: the job's spec is immutable and comes with the lease).
+    /// in one small query (on every watch, and once per lease and group
+    /// commit, so it reads no more than this: the job's spec is immutable and
+    /// comes with the lease).
     struct LeaseState {
-        var status: LeaseStatus
+        /// The chunk is leased, under this lease's fence.
+        var chunkHeld: Bool
         var jobState: JobState
         var itemCount: Int64
         var finishedCount: Int64
@@ -107,122 +109,33 @@ extension SQLiteStore {
     static func leaseState(_ db: Database, _ lease: ChunkLease) throws -> LeaseState? {
         guard let row = try Row.fetchOne(
             db.cachedStatement(sql: """
-                SELECT chunk.state AS chunk_state, chunk.fence, job.state, job.item_count, job.finished_count,
+                SELECT chunk.state, chunk.fence, job.state, job.item_count, job.finished_count,
                        job.failed_count, job.next_sequence
                 FROM chunk JOIN job ON job.id = chunk.job_id WHERE chunk.id = ?
                 """),
             arguments: [lease.chunkID])
         else { return nil }
-        let jobState = JobState(rawValue: row["state"]) ?? .cancelled
-        let held = (row["chunk_state"] as String) == "leased" && (row["fence"] as Int64) == lease.fence
-        let status: LeaseStatus
-        if jobState.isRunnable {
-            status = held ? .held : .lost
-        } else if jobState == .failed && lease.job.spec.halt?.when == .soon && held {
-            status = .draining
-        } else {
-            status = .jobEnded
-        }
         return LeaseState(
-            status: status, jobState: jobState, itemCount: row["item_count"], finishedCount: row["finished_count"],
-            failedCount: row["failed_count"], nextSequence: row["next_sequence"])
+            chunkHeld: (row[0] as String) == "leased" && (row[1] as Int64) == lease.fence,
+            jobState: JobState(rawValue: row[2]) ?? .cancelled, itemCount: row[3], finishedCount: row[4],
+            failedCount: row[5], nextSequence: row[6])
+    }
+
+    /// The one rule for whether a lease may record, given its chunk and job.
+    static func status(of lease: ChunkLease, chunkHeld: Bool, jobState: JobState) -> LeaseStatus {
+        if jobState.isRunnable {
+            return chunkHeld ? .held : .lost
+        } else if jobState == .failed && lease.job.spec.halt?.when == .soon && chunkHeld {
+            return .draining
+        } else {
+            return .jobEnded
+        }
     }
 
     public func leaseStatus(_ lease: ChunkLease) throws -> LeaseStatus {
-        try read { db in try Self.leaseState(db, lease)?.status ?? .jobEnded }
-    }
-
-    public func resultsRecordIfLeasesHeld(_ batches: [ResultBatch], now: Date) throws -> [RecordOutcome] {
-        try write { db in
-            try batches.map { try Self.recordIfLeaseHeld(db, $0.lease, $0.results, completesChunk: $0.completesChunk, now: now) }
-        }
-    }
-
-    /// One batch of a group commit, inside the caller's transaction. Reads the
-    /// lease and job afresh, so a batch sees the batches before it.
-    private static func recordIfLeaseHeld(
-        _ db: Database, _ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)],
-        completesChunk: Bool, now: Date
-    ) throws -> RecordOutcome {
-        guard let current = try Self.leaseState(db, lease) else { return .jobEnded }
-        switch current.status {
-        case .lost: return .leaseLost
-        case .jobEnded: return .jobEnded
-        case .held, .draining: break
-        }
-        let nextSequence = current.nextSequence
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
-                                reason, attempts, started_at, finished_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        var failed: Int64 = 0
-        for (offset, result) in results.enumerated() {
-            precondition(result.line >= lease.firstLine && result.line <= lease.lastLine, "result outside its lease")
-            if result.outcome.status == .failed { failed += 1 }
-            try Self.insertResult(
-                insert, db, job: lease.job.id, line: result.line, sequence: nextSequence + Int64(offset),
-                outcome: result.outcome, attempts: result.attempts)
-        }
-        let finished = current.finishedCount + Int64(results.count)
-        let failedTotal = current.failedCount + failed
-        var state = current.jobState
-        var haltReason: String?
-        if state == .sealed && finished == current.itemCount {
-            state = .complete
-        } else if state.isRunnable, failed > 0, let halt = lease.job.spec.halt,
-            halt.isReached(failed: failedTotal, finished: finished)
-        {
-            state = .failed
-            haltReason = "halted by --halt \(halt): \(failedTotal) of \(finished) finished items failed"
-        }
-        try db.cachedStatement(sql: """
-            UPDATE job SET
-                finished_count = ?, failed_count = ?, next_sequence = ?, state = ?,
-                finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
-                halt_reason = coalesce(?, halt_reason)
-            WHERE id = ?
-            """).execute(arguments: [
-                finished, failedTotal, nextSequence + Int64(results.count), state.rawValue,
-                state != current.jobState, now.timeIntervalSince1970, haltReason, lease.job.id.rawValue,
-            ])
-        if completesChunk {
-            try db.cachedStatement(sql: """
-                UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL WHERE id = ?
-                """).execute(arguments: [lease.chunkID])
-        }
-        return state == .failed ? .recordedJobEnded : .recorded
-    }
-
-    /// Binds and runs the result insert with SQLite's C API: this runs once
-    /// per item, and going through GRDB's boxed arguments cost more than the
-    /// insert itself (measured with perf in stream mode).
-    static func insertResult(
-        _ statement: Statement, _ db: Database, job: JobID, line: Int64, sequence: Int64, outcome: ItemOutcome,
-        attempts: Int
-    ) throws {
-        let raw = statement.sqliteStatement
-        sqlite3_reset(raw)
-        sqlite3_clear_bindings(raw)
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        sqlite3_bind_int64(raw, 1, job.rawValue)
-        sqlite3_bind_int64(raw, 2, line)
-        sqlite3_bind_int64(raw, 3, sequence)
-        sqlite3_bind_text(raw, 4, outcome.status.rawValue, -1, transient)
-        if let exit = outcome.exitStatus { sqlite3_bind_int64(raw, 5, Int64(exit)) }
-        if let signal = outcome.signal { sqlite3_bind_int64(raw, 6, Int64(signal)) }
-        _ = outcome.output.withUnsafeBytes { sqlite3_bind_blob(raw, 7, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), transient) }
-        let errorOutput = outcome.status == .failed ? outcome.errorOutput : Data()
-        _ = errorOutput.withUnsafeBytes { sqlite3_bind_blob(raw, 8, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), transient) }
-        if let reason = outcome.reason { sqlite3_bind_text(raw, 9, reason, -1, transient) }
-        sqlite3_bind_int64(raw, 10, Int64(attempts))
-        sqlite3_bind_double(raw, 11, outcome.startedAt.timeIntervalSince1970)
-        sqlite3_bind_double(raw, 12, outcome.finishedAt.timeIntervalSince1970)
-        let code = sqlite3_step(raw)
-        sqlite3_reset(raw)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        try read { db in
+            guard let state = try Self.leaseState(db, lease) else { return .jobEnded }
+            return Self.status(of: lease, chunkHeld: state.chunkHeld, jobState: state.jobState)
         }
     }
 

@@ -21,6 +21,7 @@ import Testing
     @Test func failuresAreCountedAndBytesKept() throws { try StoreConformance.failuresAreCountedAndBytesKept(make) }
     @Test func staleWriterIsFenced() throws { try StoreConformance.staleWriterIsFenced(make) }
     @Test func groupCommitGuardsEachBatchByItsOwnLease() throws { try StoreConformance.groupCommitGuardsEachBatchByItsOwnLease(make) }
+    @Test func haltReachedInsideAGroupCommitStopsTheBatchesAfterIt() throws { try StoreConformance.haltReachedInsideAGroupCommitStopsTheBatchesAfterIt(make) }
     @Test func expiredLeasesAreHandedBackAndRenewalsKeepThem() throws {
         try StoreConformance.expiredLeasesAreHandedBackAndRenewalsKeepThem(make)
     }

@@ -280,6 +280,36 @@ enum StoreConformance {
         #expect(try claim(store, "d1") == nil)
     }
 
+    static func haltReachedInsideAGroupCommitStopsTheBatchesAfterIt(_ make: Factory) throws {
+        for when in [HaltPolicy.When.now, .soon] {
+            let store = try make()
+            var haltingSpec = spec(chunkSize: .fixed(2))
+            haltingSpec.halt = HaltPolicy(when: when, threshold: .count(1))
+            let job = try store.jobCreate(haltingSpec, now: t0)
+            try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3", "4"]))
+            _ = try store.jobSealIfOpen(job.id, now: t0)
+            let first = try #require(try claim(store, "d1"))
+            let second = try #require(try claim(store, "d1"))
+            let outcomes = try store.resultsRecordIfLeasesHeld([
+                ResultBatch(lease: first, results: [(1, ok("1"), 1)], completesChunk: false),
+                ResultBatch(lease: second, results: [(3, failed(), 1)], completesChunk: false),
+                ResultBatch(lease: first, results: [(2, ok("2"), 1)], completesChunk: true),
+            ], now: t0)
+            let halted = try #require(try store.jobFetch(job.id))
+            #expect(halted.state == .failed)
+            #expect(halted.finishedAt != nil)
+            if when == .now {
+                #expect(outcomes == [.recorded, .recordedJobEnded, .jobEnded], "with now, nothing records after the halt")
+                #expect(halted.finishedCount == 2)
+            } else {
+                #expect(outcomes == [.recorded, .recordedJobEnded, .recordedJobEnded], "with soon, running items still record")
+                #expect(halted.finishedCount == 3)
+            }
+            #expect(try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 10).map(\.sequence)
+                == Array(1...halted.finishedCount))
+        }
+    }
+
     static func haltSoonLetsRunningItemsRecord(_ make: Factory) throws {
         let store = try make()
         var haltingSpec = spec(chunkSize: .fixed(1))
