@@ -111,6 +111,12 @@ extension SQLiteStore {
         }
     }
 
+    /// The error for a statement stepped with SQLite's C API (the hot paths
+    /// that bypass GRDB's arguments and rows): what GRDB would have thrown.
+    static func stepFailure(_ code: Int32, _ db: Database) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+
     /// Binds and runs the result insert with SQLite's C API: this runs once
     /// per item, and going through GRDB's boxed arguments cost more than the
     /// insert itself (measured with perf in stream mode).
@@ -138,8 +144,7 @@ extension SQLiteStore {
         let code = sqlite3_step(raw)
         sqlite3_reset(raw)
         guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            throw Self.stepFailure(code, db)
         }
     }
 }

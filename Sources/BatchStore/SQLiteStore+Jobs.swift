@@ -152,8 +152,7 @@ extension SQLiteStore {
                 let code = sqlite3_step(raw)
                 sqlite3_reset(raw)
                 guard code == SQLITE_DONE else {
-                    throw DatabaseError(
-                        resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                    throw Self.stepFailure(code, db)
                 }
             }
             try db.execute(

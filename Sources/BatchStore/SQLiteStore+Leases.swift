@@ -83,8 +83,7 @@ extension SQLiteStore {
                 let code = sqlite3_step(raw)
                 if code == SQLITE_DONE { return items }
                 guard code == SQLITE_ROW else {
-                    throw DatabaseError(
-                        resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                    throw Self.stepFailure(code, db)
                 }
                 let data = sqlite3_column_blob(raw, 1).map { Data(bytes: $0, count: Int(sqlite3_column_bytes(raw, 1))) } ?? Data()
                 items.append(WorkItem(line: sqlite3_column_int64(raw, 0), data: data))

@@ -36,8 +36,7 @@ extension SQLiteStore {
             let code = sqlite3_step(raw)
             if code == SQLITE_DONE { return results }
             guard code == SQLITE_ROW else {
-                throw DatabaseError(
-                    resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                throw Self.stepFailure(code, db)
             }
             let outcome = ItemOutcome(
                 status: text(2).flatMap(ItemOutcome.Status.init(rawValue:)) ?? .failed,
