@@ -47,7 +47,8 @@ public final class SQLiteStore: BatchStore {
 
     /// Opens the pool and migrates the schema. Two processes opening a new
     /// file at once can collide where SQLite reports "busy" without waiting
-    /// (switching to WAL, upgrading a read to a write); those are retried.
+    /// (switching to WAL, upgrading a read to a write); those are retried, and
+    /// the one that loses the race to migrate finds the schema done.
     private static func openPool(path: String, configuration: Configuration, patience: TimeInterval) throws
         -> DatabasePool
     {
@@ -57,7 +58,13 @@ public final class SQLiteStore: BatchStore {
                 try refuseForeignDatabase(at: path)
                 let pool = try DatabasePool(path: path, configuration: configuration)
                 if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
-                    try migrator.migrate(pool)
+                    do {
+                        try migrator.migrate(pool)
+                    } catch where (try? pool.read { try migrator.hasCompletedMigrations($0) }) == true {
+                        // Another process migrated the new file first: GRDB reads which
+                        // migrations are applied before it takes the write lock, so the
+                        // loser of that race finds the tables already there.
+                    }
                 }
                 return pool
             } catch let error as StoreError {

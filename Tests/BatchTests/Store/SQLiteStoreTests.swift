@@ -1,5 +1,6 @@
 import BatchStore
 import Foundation
+import Synchronization
 import Testing
 
 /// The conformance suite against the SQLite backend, each test on a fresh
@@ -35,6 +36,23 @@ import Testing
     @Test func medianDurationOfSuccesses() throws { try StoreConformance.medianDurationOfSuccesses(make) }
 
     // MARK: - SQLite's own
+
+    @Test func connectionsOpeningANewFileAtOnceAllSucceed() throws {
+        // The race `scripts/demo` once lost: a CLI and the daemon it starts both
+        // create the schema of a new file. Separate pools lock like processes.
+        for round in 0..<20 {
+            let path = directory.file("race-\(round).db")
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                do {
+                    _ = try SQLiteStore(path: path)
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 } == [])
+        }
+    }
 
     @Test func newDatabaseIsOwnerOnly() throws {
         let path = directory.file("sub/dir/new.db")
