@@ -290,8 +290,8 @@ public final class WorkerPool: Service {
 
     /// Runs an item until it succeeds or has used its retries (its first
     /// attempt may have run already), waiting with exponential backoff and
-    /// jitter between runs. `nil` when the item was
-    /// stopped (job ended, lease lost, shutdown): nothing is to be recorded.
+    /// jitter between runs. `nil` when the item was stopped (job ended, lease
+    /// lost, shutdown): nothing is to be recorded.
     private func runWithRetries(_ item: WorkItem, _ lease: ChunkLease, firstAttempt: ItemOutcome?) async -> (ItemOutcome, Int)? {
         let spec = lease.job.spec
         var attempt = 1

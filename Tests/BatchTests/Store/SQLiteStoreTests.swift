@@ -1,6 +1,6 @@
 import BatchStore
+@testable import BatchWorker
 import Foundation
-import Synchronization
 import Testing
 
 /// The conformance suite against the SQLite backend, each test on a fresh
@@ -37,20 +37,29 @@ import Testing
 
     // MARK: - SQLite's own
 
-    @Test func connectionsOpeningANewFileAtOnceAllSucceed() throws {
+    @Test func connectionsOpeningANewFileAtOnceAllSucceed() async throws {
         // The race `scripts/demo` once lost: a CLI and the daemon it starts both
         // create the schema of a new file. Separate pools lock like processes.
+        // Opening blocks (it waits for the lock), so each runs on a thread of
+        // its own rather than on one of Swift's few cooperative threads.
         for round in 0..<20 {
             let path = directory.file("race-\(round).db")
-            let failures = Mutex<[String]>([])
-            DispatchQueue.concurrentPerform(iterations: 6) { _ in
-                do {
-                    _ = try SQLiteStore(path: path)
-                } catch {
-                    failures.withLock { $0.append("\(error)") }
+            let failures = await withTaskGroup(of: String?.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        await BlockingThreads.shared.value {
+                            do {
+                                _ = try SQLiteStore(path: path)
+                                return nil
+                            } catch {
+                                return "\(error)"
+                            }
+                        }
+                    }
                 }
+                return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
             }
-            #expect(failures.withLock { $0 } == [])
+            #expect(failures == [])
         }
     }
 
