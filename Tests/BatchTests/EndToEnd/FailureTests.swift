@@ -132,9 +132,10 @@ extension EndToEnd {
             try env.startDaemon(["--workers", "2"])
             // Items fail until their "fixed-N" file exists.
             let script = "echo $1 >> runs.log; [ -e fixed-$1 ] || exit 1; echo ok-$1"
+            // Fixed before submitting: the daemon may run an item before `submit` returns.
+            for n in [1, 3, 5] { _ = FileManager.default.createFile(atPath: env.directory.file("fixed-\(n)"), contents: nil) }
             let submitted = try env.batch(["submit", "--", "sh", "-c", script, "_"], input: (1...6).map { "\($0)\n" }.joined())
             let id = submitted.out.trimmingCharacters(in: .whitespacesAndNewlines)
-            for n in [1, 3, 5] { _ = FileManager.default.createFile(atPath: env.directory.file("fixed-\(n)"), contents: nil) }
             let first = try env.batch(["wait", id])
             #expect(first.status == 1)
             #expect(first.out == "ok-1\nok-3\nok-5\n")
