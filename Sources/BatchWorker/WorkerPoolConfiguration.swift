@@ -12,8 +12,8 @@ public struct WorkerPoolConfiguration: Sendable {
     public var grace: Duration
     /// Idle workers poll for work, backing off from the first to the second.
     public var pollInterval: ClosedRange<Double>
-    /// How often a running item checks that its job is still running and its
-    /// lease still held.
+    /// How often a lease's watcher checks, while its items run, that the job
+    /// is still running and the lease still held.
     public var watchInterval: Duration
 
     public init(
