@@ -62,23 +62,6 @@ struct SpawnedProcess {
     var errorTail: Int
     var killGrace: Duration
 
-    /// Runs the process to its end on a thread of `BlockingThreads`.
-    /// Cancelling the awaiting task stops it; the call then throws
-    /// `CancellationError` once the process is reaped.
-    func run() async throws -> Result {
-        let stop = StopSignal()
-        let result = await withTaskCancellationHandler {
-            await BlockingThreads.shared.value { [self] in
-                Swift.Result { try runBlocking(deadline: nil, stop: stop) }
-            }
-        } onCancel: {
-            stop.trigger()
-        }
-        let finished = try result.get()
-        if finished.stopped { throw CancellationError() }
-        return finished
-    }
-
     /// Runs the process to its end on the calling thread, which it blocks.
     /// Throws `CancellationError` if `stop` was triggered before it started.
     func runBlocking(deadline: ContinuousClock.Instant?, stop: StopSignal?) throws -> Result {
@@ -88,7 +71,8 @@ struct SpawnedProcess {
     }
 
     /// Starts the process; returns its pid and the read ends of its output pipes.
-    private func spawn() throws -> (pid: pid_t, stdout: Int32, stderr: Int32) {        var outPipe: [Int32] = [0, 0]
+    private func spawn() throws -> (pid: pid_t, stdout: Int32, stderr: Int32) {
+        var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
         guard pipe2(&outPipe, O_CLOEXEC) == 0 else { throw SpawnError(errno: errno) }
         guard pipe2(&errPipe, O_CLOEXEC) == 0 else {
