@@ -36,7 +36,9 @@ public struct ResultStream: Sendable {
         self.store = store
         self.job = job
         self.order = order
-        self.cursor = cursor
+        // No stream has more entries than this; a larger cursor (a typo, an
+        // Int64.max) must not overflow when the next entry is computed.
+        self.cursor = min(max(cursor, 0), Int64.max / 2)
         self.pollInterval = pollInterval
         self.pageSize = pageSize
     }

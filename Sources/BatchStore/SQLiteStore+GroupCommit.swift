@@ -13,6 +13,8 @@ extension SQLiteStore {
         var failed: Int64
         var nextSequence: Int64
         var haltReason: String?
+        /// The job halted with `now`: no chunk of it may stay held.
+        var haltedNow = false
 
         init(_ current: LeaseState) {
             state = current.jobState
@@ -25,6 +27,7 @@ extension SQLiteStore {
     }
 
     private struct LeaseKey: Hashable {
+        var job: JobID
         var chunkID: Int64
         var fence: Int64
     }
@@ -47,7 +50,7 @@ extension SQLiteStore {
                 """)
             for batch in batches {
                 let lease = batch.lease
-                let key = LeaseKey(chunkID: lease.chunkID, fence: lease.fence)
+                let key = LeaseKey(job: lease.job.id, chunkID: lease.chunkID, fence: lease.fence)
                 if held[key] == nil || jobs[lease.job.id] == nil {
                     guard let current = try Self.leaseState(db, lease) else {
                         outcomes.append(.jobEnded)
@@ -85,11 +88,13 @@ extension SQLiteStore {
                 {
                     job.state = .failed
                     job.haltReason = "halted by --halt \(halt): \(job.failed) of \(job.finished) finished items failed"
+                    job.haltedNow = halt.when == .now
                 }
                 if batch.completesChunk {
                     try db.cachedStatement(sql: """
-                        UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL WHERE id = ?
-                        """).execute(arguments: [lease.chunkID])
+                        UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL
+                        WHERE id = ? AND job_id = ? AND fence = ?
+                        """).execute(arguments: [lease.chunkID, lease.job.id.rawValue, lease.fence])
                     held[key] = false
                 }
                 jobs[lease.job.id] = job
@@ -106,6 +111,11 @@ extension SQLiteStore {
                         job.finished, job.failed, job.nextSequence, job.state.rawValue,
                         job.state != job.initialState, now.timeIntervalSince1970, job.haltReason, id.rawValue,
                     ])
+                if job.haltedNow {
+                    // A job that ended holds no chunk: its holders find it ended
+                    // and stop, and `status` counts nothing as claimed.
+                    try Self.releaseChunks(db, job: id)
+                }
             }
             return outcomes
         }

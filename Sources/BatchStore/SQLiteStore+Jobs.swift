@@ -185,12 +185,14 @@ extension SQLiteStore {
     public func jobCancelIfRunnable(_ id: JobID, now: Date) throws -> Bool {
         try write { db in
             _ = try Self.requireJob(db, id)
-            // Chunks are left as they are: their holders notice the job ended,
-            // kill what they run and hand them back.
             try db.execute(
                 sql: "UPDATE job SET state = 'cancelled', finished_at = ? WHERE id = ? AND state IN ('open', 'sealed')",
                 arguments: [now.timeIntervalSince1970, id.rawValue])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            // A job that ended holds no chunk: the holders find the job ended
+            // (their lease check), kill what they run and record nothing more.
+            try Self.releaseChunks(db, job: id)
+            return true
         }
     }
 

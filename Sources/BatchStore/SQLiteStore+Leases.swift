@@ -109,13 +109,16 @@ extension SQLiteStore {
         guard let row = try Row.fetchOne(
             db.cachedStatement(sql: """
                 SELECT chunk.state, chunk.fence, job.state, job.item_count, job.finished_count,
-                       job.failed_count, job.next_sequence
-                FROM chunk JOIN job ON job.id = chunk.job_id WHERE chunk.id = ?
+                       job.failed_count, job.next_sequence, chunk.owner
+                FROM chunk JOIN job ON job.id = chunk.job_id WHERE chunk.id = ? AND chunk.job_id = ?
                 """),
-            arguments: [lease.chunkID])
+            arguments: [lease.chunkID, lease.job.id.rawValue])
         else { return nil }
+        // State, fence, job and owner: a chunk id of a deleted job must never
+        // be mistaken for this lease's chunk.
         return LeaseState(
-            chunkHeld: (row[0] as String) == "leased" && (row[1] as Int64) == lease.fence,
+            chunkHeld: (row[0] as String) == "leased" && (row[1] as Int64) == lease.fence
+                && (row[7] as String?) == lease.owner,
             jobState: JobState(rawValue: row[2]) ?? .cancelled, itemCount: row[3], finishedCount: row[4],
             failedCount: row[5], nextSequence: row[6])
     }
@@ -159,9 +162,9 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE chunk SET state = 'released', owner = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND fence = ? AND state = 'leased'
+                    WHERE id = ? AND job_id = ? AND fence = ? AND owner = ? AND state = 'leased'
                     """,
-                arguments: [lease.chunkID, lease.fence])
+                arguments: [lease.chunkID, lease.job.id.rawValue, lease.fence, lease.owner])
         }
     }
 
@@ -183,6 +186,15 @@ extension SQLiteStore {
             sql: "UPDATE chunk SET state = 'released', owner = NULL, lease_expires_at = NULL WHERE owner = ? AND state = 'leased'",
             arguments: [owner])
         return db.changesCount
+    }
+
+    /// Hands back every chunk of the job that is still leased: the job ended
+    /// (cancelled, halted now), and a job that ended holds no chunk.
+    static func releaseChunks(_ db: Database, job: JobID) throws {
+        try db.cachedStatement(sql: """
+            UPDATE chunk SET state = 'released', owner = NULL, lease_expires_at = NULL
+            WHERE job_id = ? AND state = 'leased'
+            """).execute(arguments: [job.rawValue])
     }
 
     public func chunksReleaseExpired(now: Date) throws -> Int {

@@ -89,6 +89,49 @@ extension SQLiteStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2: chunk ids never reused; jobs record their owner and submitter") { db in
+            // A chunk id reused after `batch rm` matched a stale lease and a
+            // stale verdict of the deleted job's chunk (issue 9): AUTOINCREMENT
+            // makes every chunk id new, and the lease guard checks the job and
+            // owner too. SQLite cannot add AUTOINCREMENT in place, so the table
+            // is copied.
+            try db.execute(sql: """
+                CREATE TABLE chunk_v2 (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+                    first_line INTEGER NOT NULL,
+                    last_line INTEGER NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('leased', 'released', 'done')),
+                    owner TEXT,
+                    lease_expires_at REAL,
+                    fence INTEGER NOT NULL CHECK (fence >= 1),
+                    CHECK (1 <= first_line AND first_line <= last_line),
+                    CHECK ((state = 'leased') = (owner IS NOT NULL AND lease_expires_at IS NOT NULL))
+                );
+                INSERT INTO chunk_v2 (id, job_id, first_line, last_line, state, owner, lease_expires_at, fence)
+                    SELECT id, job_id, first_line, last_line, state, owner, lease_expires_at, fence FROM chunk;
+                DROP TABLE chunk;
+                ALTER TABLE chunk_v2 RENAME TO chunk;
+                CREATE INDEX chunk_released ON chunk(job_id, first_line) WHERE state = 'released';
+                CREATE INDEX chunk_owner ON chunk(owner) WHERE state = 'leased';
+                CREATE INDEX chunk_expiry ON chunk(lease_expires_at) WHERE state = 'leased';
+
+                -- The uid that submitted the job: a daemon runs only its own uid's
+                -- jobs. NULL for jobs stored before it was recorded: they belong
+                -- to the owner of the database file.
+                ALTER TABLE job ADD COLUMN owner_uid INTEGER CHECK (owner_uid >= 0);
+                -- The process storing the job's input, while the job is open: an
+                -- open job whose submitter is gone is "input interrupted".
+                ALTER TABLE job ADD COLUMN submitter_host TEXT;
+                ALTER TABLE job ADD COLUMN submitter_pid INTEGER;
+                ALTER TABLE job ADD COLUMN submitter_start INTEGER;
+                """)
+            try db.execute(sql: "PRAGMA application_id = \(SQLiteStore.applicationID)")
+        }
         return migrator
     }
+
+    /// `PRAGMA application_id` of a batch database ("btch"): how a file is
+    /// recognised as batch's before anything is written to it.
+    static let applicationID: Int32 = 0x6274_6368
 }

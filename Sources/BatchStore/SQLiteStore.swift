@@ -57,13 +57,23 @@ public final class SQLiteStore: BatchStore {
             do {
                 try refuseForeignDatabase(at: path)
                 let pool = try DatabasePool(path: path, configuration: configuration)
-                if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
+                let applied = try pool.read { try migrator.appliedIdentifiers($0) }
+                if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                    let known = Set(migrator.migrations)
+                    let newer = applied.subtracting(known).sorted().joined(separator: ", ")
+                    throw StoreError(
+                        .cannotOpen,
+                        "\(path) was written by a newer release of batch (schema \(newer)); this one knows up to \(migrator.migrations.last ?? ""): use the newer release; the file was left untouched")
+                }
+                if !Set(migrator.migrations).isSubset(of: applied) {
                     do {
                         try migrator.migrate(pool)
-                    } catch where (try? pool.read { try migrator.hasCompletedMigrations($0) }) == true {
-                        // Another process migrated the new file first: GRDB reads which
+                    } catch where (try? pool.read { try migrator.appliedIdentifiers($0) }) != applied {
+                        // Another process migrated the file meanwhile: GRDB reads which
                         // migrations are applied before it takes the write lock, so the
-                        // loser of that race finds the tables already there.
+                        // loser of that race tries again from what the winner applied.
+                        usleep(UInt32.random(in: 1_000...10_000))
+                        continue
                     }
                 }
                 return pool

@@ -24,10 +24,13 @@ import Synchronization
 ///   `submit` waits once `capacity` results are waiting, so memory stays
 ///   bounded. A crash loses only uncommitted results: their items run again.
 final class ResultCommitter: Sendable {
+    /// Job, chunk and fence: a verdict must never outlive its job and be
+    /// found by a lease of another job's chunk.
     private struct LeaseKey: Hashable {
+        var job: JobID
         var chunkID: Int64
         var fence: Int64
-        init(_ lease: ChunkLease) { (chunkID, fence) = (lease.chunkID, lease.fence) }
+        init(_ lease: ChunkLease) { (job, chunkID, fence) = (lease.job.id, lease.chunkID, lease.fence) }
     }
 
     private struct State {

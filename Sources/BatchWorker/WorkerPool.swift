@@ -332,12 +332,9 @@ public final class WorkerPool: Service {
 
     /// The time limit for one run of an item of `job`, if any.
     func timeout(for job: Job) -> Double? {
-        switch job.spec.timeout {
-        case nil: return nil
-        case .seconds(let seconds): return seconds
-        case .percentOfMedian(let percent):
-            return medians.median(for: job.id).map { $0 * percent / 100 }
-        }
+        guard let timeout = job.spec.timeout else { return nil }
+        if case .seconds = timeout { return timeout.seconds(median: nil) }
+        return timeout.seconds(median: medians.median(for: job.id))
     }
 
     private enum ItemRun: Sendable {

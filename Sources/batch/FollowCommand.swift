@@ -10,7 +10,8 @@ struct FollowCommand: AsyncParsableCommand {
             --unordered, as soon as it is done (like imap_unordered; that order is recorded, so it is the \
             same on every read). Keeps going until the job's input is complete and every item finished. \
             Failed items get one line on stderr. An interrupted follower resumes with --from N, where N \
-            is the number of entries it printed (the cursor of the last JSON record).
+            is the number of entries it printed, failed items included (not lines of output: the cursor \
+            of the last JSON record). Ctrl-C only detaches, and prints the command that resumes.
 
             Examples:
               batch follow 7
@@ -42,8 +43,11 @@ struct FollowCommand: AsyncParsableCommand {
             guard let found = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
             if found.state.isRunnable { try store.ensureDaemon(db) }
             let (order, from, json) = (follow.order, from, follow.json)
-            return try await withProgress(store: db, job: id, mode: progress.mode) {
-                try await followResults(store: db, job: id, order: order, from: from, json: json)
+            Interruption.install(.detachFollow(job: id, unordered: follow.unordered), cursor: from)
+            return try await withDaemonWatch(store: db, options: store, job: id) {
+                try await withProgress(store: db, job: id, mode: progress.mode) {
+                    try await followResults(store: db, job: id, order: order, from: from, json: json)
+                }
             }
         }
         if status != .success { throw status.exitCode }

@@ -53,8 +53,10 @@ func followResults(store: any BatchStore, job: JobID, order: ResultStream.Order,
     var stream = ResultStream(store: store, job: job, order: order, from: cursor)
     var printer = ResultPrinter(json: json, order: order)
     while let page = try await stream.next() {
-        for result in page { printer.print(result) }
-        printer.flush()
+        Interruption.printing(upTo: stream.cursor) {
+            for result in page { printer.print(result) }
+            printer.flush()
+        }
     }
     printer.flush()
     guard let final = stream.finalJob else { return .success }

@@ -19,11 +19,21 @@ struct InputItems {
     struct ItemTooLarge: Error {
         var line: Int64
         var size: Int
+        /// Over the limit of one command argument, not over `--max-item-size`.
+        var overArgumentLimit: Bool
     }
+
+    /// Linux's limit on one argument (MAX_ARG_STRLEN, 32 pages, with its
+    /// terminating NUL): a per-item command gets the item as an argument, so
+    /// a longer item could only ever fail with E2BIG.
+    static let argumentLimit = 128 * 1024 - 1
 
     let fd: Int32
     let separator: UInt8
     let maxItemSize: Int
+    /// The largest item accepted: `maxItemSize`, or less for per-item jobs.
+    let limit: Int
+    let limitedByArguments: Bool
     /// With pending work, how long to wait for more input before reporting `.idle`.
     let idleTimeoutMilliseconds: Int32 = 20
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -33,10 +43,12 @@ struct InputItems {
     private var line: Int64 = 0
     private var finished = false
 
-    init(fd: Int32, separator: UInt8, maxItemSize: Int) {
+    init(fd: Int32, separator: UInt8, maxItemSize: Int, passedAsArgument: Bool) {
         self.fd = fd
         self.separator = separator
         self.maxItemSize = maxItemSize
+        limitedByArguments = passedAsArgument && Self.argumentLimit < maxItemSize
+        limit = limitedByArguments ? Self.argumentLimit : maxItemSize
     }
 
     /// The next event. `waitingWork` says whether the caller holds items it
@@ -47,8 +59,8 @@ struct InputItems {
                 let found = buffer[start..<end].firstIndex(of: separator)
                 let stop = found ?? end
                 let piece = stop - start
-                if partial.count + piece > maxItemSize {
-                    throw ItemTooLarge(line: line + 1, size: partial.count + piece)
+                if partial.count + piece > limit {
+                    throw ItemTooLarge(line: line + 1, size: partial.count + piece, overArgumentLimit: limitedByArguments)
                 }
                 if let found {
                     var data = partial

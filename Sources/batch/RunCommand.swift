@@ -28,11 +28,14 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let status = try await reportingErrors {
+            // The input first: a job is never created for an input that cannot be read.
+            let (fd, name) = try submit.openInput()
             let db = try store.openStore()
             let job = try db.jobCreate(submit.jobSpec(), now: Date())
+            Interruption.install(.cancelRun(store: db, job: job.id))
             try store.ensureDaemon(db)
-            let (fd, name) = try submit.openInput()
             let maxItemSize = submit.maxItemBytes
+            let passedAsArgument = !submit.stream
             let separator: UInt8 = submit.null ? 0 : 10
             let order = follow.order
             let json = follow.json
@@ -40,15 +43,22 @@ struct RunCommand: AsyncParsableCommand {
             return try await withThrowingTaskGroup(of: ExitStatus?.self) { group in
                 group.addTask {
                     // A thread of its own: reading the input blocks, and must not hold up the follower.
-                    try await onThread {
-                        var items = InputItems(fd: fd, separator: separator, maxItemSize: maxItemSize)
-                        _ = try Submitter(store: db, jobID: job.id, alreadyStored: 0, inputName: name).submit(from: &items)
+                    do {
+                        try await onThread {
+                            var items = InputItems(
+                                fd: fd, separator: separator, maxItemSize: maxItemSize, passedAsArgument: passedAsArgument)
+                            _ = try Submitter(store: db, jobID: job.id, alreadyStored: 0, inputName: name).submit(from: &items)
+                        }
+                    } catch let error as CLIError where error.status == .jobCancelled {
+                        // Cancelled while its input arrived: the follower says so, once.
                     }
                     return nil
                 }
-                group.addTask {
-                    try await withProgress(store: db, job: job.id, mode: progressMode) {
-                        try await followResults(store: db, job: job.id, order: order, from: 0, json: json)
+                group.addTask { [store] in
+                    try await withDaemonWatch(store: db, options: store, job: job.id) {
+                        try await withProgress(store: db, job: job.id, mode: progressMode) {
+                            try await followResults(store: db, job: job.id, order: order, from: 0, json: json)
+                        }
                     }
                 }
                 var status = ExitStatus.success

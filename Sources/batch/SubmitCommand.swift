@@ -31,27 +31,29 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
+            // The input first: a job is never created for an input that cannot be read.
+            let (fd, name) = try submit.openInput()
             let db = try store.openStore()
-            let (jobID, alreadyStored, separator) = try prepareJob(db)
+            let (jobID, alreadyStored, separator, stream) = try prepareJob(db)
             if resume == nil { writeAll(1, Array("\(jobID)\n".utf8)) }
             try store.ensureDaemon(db)
-            let (fd, name) = try submit.openInput()
-            var items = InputItems(fd: fd, separator: separator, maxItemSize: submit.maxItemBytes)
+            var items = InputItems(
+                fd: fd, separator: separator, maxItemSize: submit.maxItemBytes, passedAsArgument: !stream)
             _ = try Submitter(store: db, jobID: jobID, alreadyStored: alreadyStored, inputName: name).submit(from: &items)
         }
     }
 
     /// A new job, or the open job to resume (with how many items it has).
-    func prepareJob(_ db: SQLiteStore) throws -> (JobID, Int64, UInt8) {
+    func prepareJob(_ db: SQLiteStore) throws -> (JobID, Int64, UInt8, stream: Bool) {
         if let resume {
             let id = try parseJobID(resume)
             guard let job = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
             guard job.state == .open else {
                 throw CLIError(.jobState, "job \(id) is \(job.state.rawValue): its input is already complete, nothing to resume")
             }
-            return (id, job.itemCount, job.spec.nulSeparated ? 0 : 10)
+            return (id, job.itemCount, job.spec.nulSeparated ? 0 : 10, job.spec.stream)
         }
         let job = try db.jobCreate(submit.jobSpec(), now: Date())
-        return (job.id, 0, submit.null ? 0 : 10)
+        return (job.id, 0, submit.null ? 0 : 10, submit.stream)
     }
 }

@@ -59,10 +59,10 @@ struct SubmitOptions: ParsableArguments {
         _ = size
         guard retries >= 0 else { throw ValidationError("--retries takes 0 or more, not \(retries)") }
         guard DurationText.seconds(retryDelay) != nil else {
-            throw ValidationError("--retry-delay takes a duration like 500ms, 2s or 1m, not '\(retryDelay)'")
+            throw ValidationError("--retry-delay takes a duration like 500ms, 2s or 1m (at most 100 years), not '\(retryDelay)'")
         }
         if let timeout, ItemTimeout(parsing: timeout) == nil {
-            throw ValidationError("--timeout takes a duration like 30s or 5m, or a percentage like 300%, not '\(timeout)'")
+            throw ValidationError("--timeout takes a duration like 30s or 5m (at most 100 years), or a percentage like 300% (at most 1000000%), not '\(timeout)'")
         }
         if let halt, HaltPolicy(parsing: halt) == nil {
             throw ValidationError("--halt takes now,fail=N or soon,fail=N (N a count or a percentage like 10%), not '\(halt)'")

@@ -27,7 +27,16 @@ struct Submitter {
 
         func flush() throws {
             guard !pending.isEmpty else { return }
-            try store.itemsAppendIfOpen(job: jobID, firstLine: firstPendingLine, items: pending)
+            do {
+                try store.itemsAppendIfOpen(job: jobID, firstLine: firstPendingLine, items: pending)
+            } catch let error as StoreError where error.code == .jobState {
+                if try store.jobFetch(jobID)?.state == .cancelled {
+                    throw CLIError(
+                        .jobCancelled,
+                        "job \(jobID) was cancelled while its input was arriving; it keeps the \(firstPendingLine - 1) items stored before (batch retry \(jobID), then batch submit --resume \(jobID), runs the rest)")
+                }
+                throw error
+            }
             firstPendingLine += Int64(pending.count)
             pending.removeAll(keepingCapacity: true)
             pendingBytes = 0
@@ -40,9 +49,12 @@ struct Submitter {
                 event = try input.next(waitingWork: !pending.isEmpty)
             } catch let tooLarge as InputItems.ItemTooLarge {
                 try flush()
+                let what = tooLarge.overArgumentLimit
+                    ? "is over \(InputItems.argumentLimit) bytes, Linux's limit for one command argument (a per-item command gets the item as an argument; --stream feeds items on stdin instead)"
+                    : "is over the item size limit (\(input.maxItemSize) bytes, --max-item-size)"
                 throw CLIError(
                     .badInput,
-                    "line \(tooLarge.line) of \(inputName) is over the item size limit (\(input.maxItemSize) bytes, --max-item-size); job \(jobID) keeps the \(tooLarge.line - 1) items before it and stays open: fix the input and run 'batch submit --resume \(jobID)', or 'batch cancel \(jobID)'")
+                    "line \(tooLarge.line) of \(inputName) \(what); job \(jobID) keeps the \(tooLarge.line - 1) items before it and stays open: fix the input and run 'batch submit --resume \(jobID)', or 'batch cancel \(jobID)'")
             }
             switch event {
             case .item(let line, let data):

@@ -45,16 +45,14 @@ struct WaitCommand: AsyncParsableCommand {
             guard try db.jobFetch(id) != nil else { throw CLIError(.noSuchJob, "no job \(id)") }
             let deadline = timeout.flatMap(DurationText.seconds).map { Date().addingTimeInterval($0) }
             let (timeoutText, json) = (timeout, json)
-            return try await withProgress(store: db, job: id, mode: progress.mode) {
+            if try db.jobFetch(id)?.state.isRunnable == true { try store.ensureDaemon(db) }
+            Interruption.install(.detachWait(job: id))
+            return try await withDaemonWatch(store: db, options: store, job: id) {
+              try await withProgress(store: db, job: id, mode: progress.mode) {
                 var delay = 0.005
-                var checkedDaemon = false
                 while true {
                     guard let found = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
                     if found.state.isFinal { break }
-                    if !checkedDaemon {
-                        try store.ensureDaemon(db)
-                        checkedDaemon = true
-                    }
                     if let deadline, Date() >= deadline {
                         throw CLIError(
                             .timedOut,
@@ -66,6 +64,7 @@ struct WaitCommand: AsyncParsableCommand {
                     delay = min(delay * 2, 0.05)
                 }
                 return try await followResults(store: db, job: id, order: .input, from: 0, json: json)
+              }
             }
         }
         if status != .success { throw status.exitCode }

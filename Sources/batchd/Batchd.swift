@@ -22,7 +22,8 @@ struct Batchd: AsyncParsableCommand {
             Example:
               batchd --workers 4 --db ~/jobs.db
 
-            Exit status: 0 after a graceful stop, 64 for bad options, 74 when the database cannot be used.
+            Exit status: 0 after a graceful stop, 64 for bad options, 70 when it stopped on an error (such as \
+            the metrics port being in use), 74 when the database cannot be used.
             """)
 
     @Option(help: "The database file (default: $BATCH_DB, else $XDG_DATA_HOME/batch/batch.db, else ~/.local/share/batch/batch.db).")
@@ -50,7 +51,7 @@ struct Batchd: AsyncParsableCommand {
         guard workers >= 1 && workers <= 1024 else { throw ValidationError("--workers must be between 1 and 1024, not \(workers)") }
         for (name, value) in [("--grace", grace), ("--lease", lease), ("--idle-exit", idleExit ?? "1s")] {
             guard DurationText.seconds(value) != nil else {
-                throw ValidationError("\(name) takes a duration like 500ms, 10s, 5m or 1h, not '\(value)'")
+                throw ValidationError("\(name) takes a duration like 500ms, 10s, 5m or 1h (at most 100 years), not '\(value)'")
             }
         }
         guard DurationText.seconds(lease)! >= 1 else { throw ValidationError("--lease must be at least 1s") }
@@ -129,9 +130,11 @@ struct Batchd: AsyncParsableCommand {
                 services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
+        var failure: (any Error)?
         do {
             try await group.run()
         } catch {
+            failure = error
             logger.error("stopped on an error: \(error)")
         }
         do {
@@ -140,5 +143,8 @@ struct Batchd: AsyncParsableCommand {
             logger.error("could not remove this daemon's record: \(error)")
         }
         logger.info("stopped")
+        // A daemon that stopped on an error (the metrics port in use, say)
+        // must not look like one that was asked to stop.
+        if failure != nil { throw ExitCode(70) }
     }
 }

@@ -1,5 +1,6 @@
-import BatchStore
+@testable import BatchStore
 @testable import BatchWorker
+import GRDB
 import Foundation
 import Testing
 
@@ -105,5 +106,48 @@ import Testing
         }
         let store = try SQLiteStore(path: path)
         #expect(try store.jobFetch(id)?.itemCount == 1)
+    }
+
+    /// A database made by the first schema opens with this release and keeps
+    /// every job, item, chunk and result (issue 9: chunk ids are never
+    /// reused from v2 on, and the file is marked as batch's).
+    @Test func upgradesADatabaseOfTheFirstSchema() throws {
+        let path = directory.file("v1.db")
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteStore.migrator.migrate(queue, upTo: "v1: jobs, items, chunks, results, daemons")
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO job (id, command, working_directory, environment, chunk_size, nul_separated, stream,
+                                     retries, retry_delay, max_output, state, item_count, next_line, finished_count,
+                                     created_at, sealed_at)
+                    VALUES (7, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 3, 3, 1, 1.0, 2.0);
+                    INSERT INTO item (job_id, line, data) VALUES (7, 1, x'61'), (7, 2, x'62'), (7, 3, x'63');
+                    INSERT INTO chunk (id, job_id, first_line, last_line, state, fence) VALUES (5, 7, 1, 2, 'released', 2);
+                    INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts,
+                                        started_at, finished_at)
+                    VALUES (7, 1, 1, 'succeeded', 0, x'610a', x'', 1, 1.0, 1.5);
+                    """)
+            }
+            try queue.close()
+        }
+        let store = try SQLiteStore(path: path)
+        let job = try #require(try store.jobFetch(JobID(7)))
+        #expect(job.state == .sealed && job.itemCount == 3 && job.finishedCount == 1)
+        #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.line) == [1])
+        let lease = try #require(try store.chunkClaim(owner: "d", now: Date(), leaseDuration: 30) { _, _ in 10 })
+        #expect(lease.chunkID == 5 && lease.fence == 3 && lease.firstLine == 1 && lease.lastLine == 2)
+        #expect(try store.itemsPending(for: lease, afterLine: 0, limit: 10).map(\.line) == [2])
+        // The next chunk gets a new id even after the highest one is deleted.
+        let next = try #require(try store.chunkClaim(owner: "d", now: Date(), leaseDuration: 30) { _, _ in 10 })
+        #expect(next.chunkID == 6)
+        _ = try store.jobCancelIfRunnable(job.id, now: Date())
+        try store.jobDelete(job.id, force: false)
+        let again = try store.jobCreate(StoreConformance.spec(), now: Date())
+        try store.itemsAppendIfOpen(job: again.id, firstLine: 1, items: StoreConformance.items(["x"]))
+        let fresh = try #require(try store.chunkClaim(owner: "d", now: Date(), leaseDuration: 30) { _, _ in 10 })
+        #expect(fresh.chunkID == 7, "chunk ids are never reused")
+        let applicationID = try store.read { try Int32.fetchOne($0, sql: "PRAGMA application_id") }
+        #expect(applicationID == SQLiteStore.applicationID)
     }
 }

@@ -51,3 +51,34 @@ import Testing
         #expect(ItemTimeout(parsing: "-5%") == nil)
     }
 }
+
+/// `{}` in the script of `sh -c` is quoted for the shell (issue 9): an item is
+/// data, never code.
+@Suite struct ShellQuotingTests {
+    func text(_ argv: [[UInt8]]) -> [String] { argv.map { String(decoding: $0, as: UTF8.self) } }
+
+    @Test func anItemCannotInjectShellCode() {
+        let builder = CommandLineBuilder(command: ["sh", "-c", "echo {}", "_"])
+        #expect(text(builder.argv(for: Data("x; touch /tmp/pwned".utf8))) == ["sh", "-c", "echo 'x; touch /tmp/pwned'", "_"])
+        #expect(text(builder.argv(for: Data("it's".utf8))) == ["sh", "-c", "echo 'it'\\''s'", "_"])
+        #expect(text(builder.argv(for: Data("$(id)".utf8))) == ["sh", "-c", "echo '$(id)'", "_"])
+    }
+
+    @Test func plainItemsAndOtherArgumentsAreAsBefore() {
+        let builder = CommandLineBuilder(command: ["/bin/bash", "-ec", "gzip {}", "name {}"])
+        #expect(text(builder.argv(for: Data("a/b-1.txt".utf8))) == ["/bin/bash", "-ec", "gzip a/b-1.txt", "name a/b-1.txt"])
+        #expect(text(builder.argv(for: Data("a b".utf8))) == ["/bin/bash", "-ec", "gzip 'a b'", "name a b"])
+        #expect(text(CommandLineBuilder(command: ["echo", "{}"]).argv(for: Data("a;b".utf8))) == ["echo", "a;b"])
+        #expect(text(CommandLineBuilder(command: ["sh", "script.sh", "{}"]).argv(for: Data("a b".utf8))) == ["sh", "script.sh", "a b"])
+        #expect(text(CommandLineBuilder(command: ["sh", "-c", "echo {}"]).argv(for: Data()))  == ["sh", "-c", "echo ''"])
+    }
+
+    @Test func hugeDurationsAreRefused() {
+        #expect(DurationText.seconds("99999999999999999h") == nil)
+        #expect(DurationText.seconds("200000000000000000000s") == nil)
+        #expect(DurationText.seconds("36500d") != nil)
+        #expect(ItemTimeout(parsing: "9999999999999999999999999%") == nil)
+        #expect(ItemTimeout.seconds(1e30).seconds(median: nil) == DurationText.maximumSeconds)
+        #expect(ItemTimeout.percentOfMedian(1e30).seconds(median: 10) == DurationText.maximumSeconds)
+    }
+}

@@ -1,0 +1,59 @@
+import BatchStore
+import Foundation
+
+/// Keeps a follower (`run`, `follow`, `wait`) from waiting in silence for a
+/// daemon that is gone (issue 9): whenever its job can still make progress
+/// and no live daemon serves the database, it starts one, as the command did
+/// at its start, or, when it may not (`--no-autostart`), says so once on
+/// stderr. A daemon SIGKILLed or stopped with `batch daemon stop` in the
+/// middle of a job is replaced within about a second.
+struct DaemonWatch {
+    let store: SQLiteStore
+    let options: StoreOptions
+    let job: JobID
+    var interval: Duration = .seconds(1)
+
+    /// Runs until cancelled.
+    func run() async {
+        let launcher = DaemonLauncher(store: store)
+        var missedChecks = 0
+        var warned = false
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { return }
+            do {
+                guard let current = try store.jobFetch(job), current.state.isRunnable,
+                      try !launcher.hasLiveDaemon()
+                else {
+                    missedChecks = 0
+                    continue
+                }
+                missedChecks += 1
+                if options.autostart {
+                    try launcher.ensureRunning()
+                    StandardError.line("batch: no daemon was serving \(store.path); started one for job \(job)")
+                } else if missedChecks >= 2 && !warned {
+                    // Two checks apart: a daemon being started by hand right now is not "missing".
+                    StandardError.line(
+                        "batch: no daemon serves \(store.path) and autostart is off: job \(job) waits until one does (batchd --db \(store.path))")
+                    warned = true
+                }
+            } catch let error as CLIError {
+                if !warned { StandardError.line("batch: \(error.message)") }
+                warned = true
+            } catch {
+                // A store fault while checking: the follower itself reports what matters.
+            }
+        }
+    }
+}
+
+/// Runs `body` with a `DaemonWatch` beside it.
+func withDaemonWatch<T: Sendable>(
+    store: SQLiteStore, options: StoreOptions, job: JobID, _ body: @Sendable () async throws -> T
+) async throws -> T {
+    // Unstructured so that it runs beside `body`; cancelled on every way out.
+    let watch = Task { await DaemonWatch(store: store, options: options, job: job).run() }
+    defer { watch.cancel() }
+    return try await body()
+}
