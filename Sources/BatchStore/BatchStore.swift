@@ -66,6 +66,15 @@ public protocol BatchStore: Sendable {
     /// connection is using the database right now. Returns whether it did.
     func storageCompact() throws -> Bool
 
+    /// Gives back the space of the store's write-ahead log, if no reader
+    /// needs it (a daemon calls it when it becomes idle).
+    func storageTruncateLog() throws
+
+    /// Whether the store is still the one at the location it was opened
+    /// from: false once its file was deleted or moved away. A daemon whose
+    /// store moved stops, rather than run work nobody can see.
+    func storageStillAtLocation() -> Bool
+
     // MARK: - Leases
 
     /// Claims the next work in input order: first a chunk that was handed back

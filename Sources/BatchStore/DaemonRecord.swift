@@ -16,11 +16,15 @@ public struct DaemonRecord: Sendable, Hashable {
     public var workers: Int
     public var startedAt: Date
     public var heartbeatAt: Date
+    /// The uid it runs as: it runs only that uid's jobs. `nil` in a record of
+    /// a release before uids were recorded.
+    public var uid: UInt32?
 
     public init(
         id: String, host: String, pid: Int32, processStart: Int64, workers: Int, startedAt: Date,
-        heartbeatAt: Date
+        heartbeatAt: Date, uid: UInt32? = nil
     ) {
+        self.uid = uid
         self.id = id
         self.host = host
         self.pid = pid

@@ -16,11 +16,17 @@ public struct Job: Sendable, Hashable, Identifiable {
     public var finishedAt: Date?
     /// Why the job failed, when its halt policy stopped it.
     public var haltReason: String?
+    /// The uid that submitted the job: only a daemon of that uid runs it.
+    /// `nil` for a job stored before the uid was recorded: it belongs to the
+    /// owner of the database file.
+    public var ownerUID: UInt32?
 
     public init(
         id: JobID, spec: JobSpec, state: JobState, itemCount: Int64, finishedCount: Int64,
-        failedCount: Int64, createdAt: Date, sealedAt: Date?, finishedAt: Date?, haltReason: String? = nil
+        failedCount: Int64, createdAt: Date, sealedAt: Date?, finishedAt: Date?, haltReason: String? = nil,
+        ownerUID: UInt32? = nil
     ) {
+        self.ownerUID = ownerUID
         self.haltReason = haltReason
         self.id = id
         self.spec = spec

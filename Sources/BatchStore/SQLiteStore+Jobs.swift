@@ -6,7 +6,7 @@ extension SQLiteStore {
     static let jobColumns = """
         id, command, working_directory, environment, chunk_size, nul_separated, stream, retries, retry_delay,
         timeout_seconds, timeout_percent, max_output, halt_when, halt_fail_count, halt_fail_percent, halt_reason,
-        state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at
+        state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at, owner_uid
         """
 
     static func job(from row: Row) throws -> Job {
@@ -52,7 +52,8 @@ extension SQLiteStore {
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             sealedAt: (row["sealed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            haltReason: row["halt_reason"])
+            haltReason: row["halt_reason"],
+            ownerUID: (row["owner_uid"] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
     }
 
     static func fetchJob(_ db: Database, _ id: JobID) throws -> Job? {
@@ -91,13 +92,13 @@ extension SQLiteStore {
                 sql: """
                     INSERT INTO job (command, working_directory, environment, chunk_size, nul_separated, stream,
                                      retries, retry_delay, timeout_seconds, timeout_percent, max_output, halt_when,
-                                     halt_fail_count, halt_fail_percent, state, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)
+                                     halt_fail_count, halt_fail_percent, state, created_at, owner_uid)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)
                     """,
                 arguments: [command, spec.workingDirectory, environment, spec.chunkSize.storedValue,
                             spec.nulSeparated, spec.stream, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
                             spec.maxOutput, spec.halt?.when.rawValue, haltCount, haltPercent,
-                            now.timeIntervalSince1970])
+                            now.timeIntervalSince1970, Int64(getuid())])
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))
         }
     }

@@ -7,15 +7,20 @@ extension SQLiteStore {
         owner: String, now: Date, leaseDuration: TimeInterval, job onlyJob: JobID?, chunkSize: (Job, Int64) -> Int
     ) throws -> ChunkLease? {
         let only = onlyJob?.rawValue
+        // Only jobs of this process's uid: a daemon never runs another user's
+        // commands as itself (jobs stored before uids were recorded belong to
+        // the file's owner).
+        let uid = Int64(getuid())
+        let fileOwner = Int64(self.fileOwner)
         // A read first: idle workers poll, and a read takes no write lock.
         let hasWork = try read { db in
             try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('open', 'sealed') AND next_line <= item_count
-                               AND (?1 IS NULL OR id = ?1))
+                               AND (?1 IS NULL OR id = ?1) AND coalesce(owner_uid, ?3) = ?2)
                     OR EXISTS (SELECT 1 FROM chunk JOIN job ON job.id = chunk.job_id
                                WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed')
-                               AND (?1 IS NULL OR job.id = ?1))
-                """), arguments: [only]) ?? false
+                               AND (?1 IS NULL OR job.id = ?1) AND coalesce(job.owner_uid, ?3) = ?2)
+                """), arguments: [only, uid, fileOwner]) ?? false
         }
         guard hasWork else { return nil }
         let expiry = now.timeIntervalSince1970 + leaseDuration
@@ -24,8 +29,9 @@ extension SQLiteStore {
                 SELECT chunk.id, chunk.job_id, chunk.first_line, chunk.last_line, chunk.fence
                 FROM chunk JOIN job ON job.id = chunk.job_id
                 WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed') AND (?1 IS NULL OR job.id = ?1)
+                  AND coalesce(job.owner_uid, ?3) = ?2
                 ORDER BY chunk.job_id, chunk.first_line LIMIT 1
-                """), arguments: [only]) {
+                """), arguments: [only, uid, fileOwner]) {
                 let chunkID: Int64 = row["id"]
                 let fence: Int64 = row["fence"] + 1
                 try db.cachedStatement(sql: """
@@ -38,8 +44,9 @@ extension SQLiteStore {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT \(Self.jobColumns), next_line FROM job
                 WHERE state IN ('open', 'sealed') AND next_line <= item_count AND (?1 IS NULL OR id = ?1)
+                  AND coalesce(owner_uid, ?3) = ?2
                 ORDER BY id LIMIT 1
-                """), arguments: [only]) else { return nil }
+                """), arguments: [only, uid, fileOwner]) else { return nil }
             let job = try Self.job(from: row)
             let firstLine: Int64 = row["next_line"]
             let size = Int64(max(1, chunkSize(job, job.itemCount - firstLine + 1)))

@@ -128,6 +128,11 @@ extension SQLiteStore {
                 """)
             try db.execute(sql: "PRAGMA application_id = \(SQLiteStore.applicationID)")
         }
+        migrator.registerMigration("v3: daemons record their uid") { db in
+            // A daemon runs only its own uid's jobs; the CLI looks for a daemon of
+            // the job owner's uid before it says none serves the job.
+            try db.execute(sql: "ALTER TABLE daemon ADD COLUMN uid INTEGER CHECK (uid >= 0)")
+        }
         return migrator
     }
 

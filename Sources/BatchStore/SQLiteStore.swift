@@ -25,6 +25,12 @@ import Glibc
 public final class SQLiteStore: BatchStore {
     let pool: DatabasePool
     public let path: String
+    /// The file opened (device and inode): the daemon stops when its path
+    /// names another file (the database was moved or deleted under it).
+    let fileIdentity: (device: UInt64, inode: UInt64)?
+    /// The uid owning the database file: jobs stored before their submitter's
+    /// uid was recorded belong to it.
+    public let fileOwner: uid_t
 
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -40,9 +46,28 @@ public final class SQLiteStore: BatchStore {
             // 1,000: the pages every commit touches (the job row, index
             // interiors) are copied back a tenth as often. A million items
             // through `--stream` took 7% less time (measured).
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA wal_autocheckpoint = 10000")
+            // And the WAL file is cut back to 16 MB after each checkpoint, so a
+            // long job does not leave a WAL of hundreds of MB behind.
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 16777216")
         }
         pool = try Self.openPool(path: path, configuration: config, patience: busyTimeout)
+        var info = stat()
+        if stat(path, &info) == 0 {
+            fileIdentity = (UInt64(info.st_dev), UInt64(info.st_ino))
+            fileOwner = info.st_uid
+        } else {
+            fileIdentity = nil
+            fileOwner = getuid()
+        }
+    }
+
+    /// Whether `path` still names the file this store opened: false once the
+    /// file was deleted, or moved and another put in its place (or none).
+    public func storageStillAtLocation() -> Bool {
+        guard let fileIdentity else { return true }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        return UInt64(info.st_dev) == fileIdentity.device && UInt64(info.st_ino) == fileIdentity.inode
     }
 
     /// Opens the pool and migrates the schema. Two processes opening a new
@@ -89,8 +114,25 @@ public final class SQLiteStore: BatchStore {
         }
     }
 
-    /// Creates the file (owner-only) and its folder when missing.
+    /// Creates the file (owner-only) and its folder when missing. Refuses,
+    /// before SQLite touches anything, whatever is not a regular file (a
+    /// device such as /dev/null, a FIFO, a directory) and a symbolic link that
+    /// points nowhere (it would create a file elsewhere).
     private static func prepareFile(at path: String) throws {
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            var target = stat()
+            guard stat(path, &target) == 0 else {
+                throw StoreError(.cannotOpen, "\(path) is a symbolic link to nothing; refusing to create a database through it")
+            }
+            if (target.st_mode & S_IFMT) == S_IFDIR {
+                throw StoreError(.cannotOpen, "\(path) is a directory, not a database file")
+            }
+            guard (target.st_mode & S_IFMT) == S_IFREG else {
+                throw StoreError(.cannotOpen, "\(path) is not a regular file (a device, FIFO or socket), not a database file; it was left untouched")
+            }
+            return
+        }
         let manager = FileManager.default
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty, !manager.fileExists(atPath: folder) {
@@ -115,29 +157,45 @@ public final class SQLiteStore: BatchStore {
         _ = Glibc.close(fd)
     }
 
-    /// Opens an existing non-empty file read-only and checks that it is either
-    /// empty of tables or a batch database. Read-only, so nothing is written
-    /// to a file that turns out to be something else.
+    /// Checks that an existing non-empty file is a batch database (or an
+    /// SQLite database with nothing in it) before anything is written to it:
+    /// first its header, read as plain bytes (a file that is not SQLite at all
+    /// never reaches SQLite), then, read-only, its `application_id` and which
+    /// migrations it has. A batch database carries batch's `application_id`
+    /// from schema v2 on; an older one is recognised by its migrations.
     private static func refuseForeignDatabase(at path: String) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        guard size > 0 else { return }
+        let foreign = StoreError(.notADatabase, "\(path) is not a batch database; it was left untouched")
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }  // SQLite reports what is wrong with it.
+        var header = [UInt8](repeating: 0, count: 100)
+        let count = header.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, 100) }
+        _ = Glibc.close(fd)
+        guard count > 0 else { return }
+        guard count == 100, header.starts(with: Array("SQLite format 3\0".utf8)) else { throw foreign }
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(5)
         let queue = try DatabaseQueue(path: path, configuration: config)
-        let (tables, applied) = try queue.read { db in
+        let (applicationID, tables, applied) = try queue.read { db in
+            let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
             let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
             let applied = tables.contains("grdb_migrations")
                 ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : []
-            return (tables, applied)
+            return (applicationID, tables, applied)
         }
         try queue.close()
+        if applicationID == Self.applicationID { return }
+        guard applicationID == 0 else {
+            throw StoreError(.notADatabase, "\(path) is an SQLite database of another program (application_id \(applicationID)), not a batch database; it was left untouched")
+        }
         // Another batch process creating the file right now: GRDB makes its
         // bookkeeping table before the migration's transaction, so a reader
         // can see it alone (caught by the test that opens one new file six
         // times at once).
+        let ours = !applied.isEmpty && Set(applied).isSubset(of: migrator.migrations)
         let beingCreated = tables == ["grdb_migrations"] && Set(applied).isSubset(of: migrator.migrations)
-        if !tables.isEmpty, !beingCreated, !(tables.contains("grdb_migrations") && tables.contains("job")) {
+        let batchV1 = ours && tables.contains("job") && tables.contains("chunk")
+        if !tables.isEmpty, !beingCreated, !batchV1 {
             throw StoreError(.notADatabase, "\(path) is an SQLite database of another program, not a batch database; it was left untouched")
         }
     }
@@ -181,6 +239,17 @@ public final class SQLiteStore: BatchStore {
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try pool.read(body)
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
+    }
+
+    /// Copies the WAL back into the database and truncates it to nothing,
+    /// if no reader needs it: for an idle daemon, so the WAL does not keep
+    /// its largest size for the daemon's lifetime.
+    public func storageTruncateLog() throws {
+        do {
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         } catch {
             throw Self.storeError(error, path: path)
         }

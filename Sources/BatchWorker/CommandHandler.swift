@@ -51,8 +51,10 @@ public struct CommandHandler: BlockingItemHandler {
         }
 
         let outputLimit = min(maxOutput, job.spec.maxOutput)
+        let run = UInt64.random(in: 1...UInt64.max)
         let process = SpawnedProcess(
-            path: path, argv: argv.map { $0 + [0] }, environment: prepared.environment,
+            path: path, argv: argv.map { $0 + [0] },
+            environment: prepared.environment + CommandMarker.entries(job: job.id, line: item.line, run: run),
             workingDirectory: job.spec.workingDirectory, maxOutput: outputLimit,
             errorTail: errorTail, killGrace: killGrace)
         let result: SpawnedProcess.Result
@@ -62,6 +64,10 @@ public struct CommandHandler: BlockingItemHandler {
             return nil
         } catch {
             return failure(126, "cannot run \(path): \(error)")
+        }
+        if result.stopped || result.timedOut || result.outputExceeded {
+            // The group is dead; what left it (setsid) is found by its marker.
+            OrphanReaper.kill(matching: [CommandMarker.runEntry(run)])
         }
         if result.stopped { return nil }
         let finished = Date()

@@ -38,11 +38,30 @@ public struct DaemonMaintenance: Service {
         self.faults = faults ?? StoreFaultLog(logger: logger)
     }
 
+    /// The database file was deleted or moved while the daemon ran.
+    public struct StoreMoved: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     public func run() async throws {
         var idleSince: Date?
+        var logTruncated = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = Date()
+            guard store.storageStillAtLocation() else {
+                // Its jobs are out of sight of every `batch` command: running them
+                // on would be work nobody can see or stop.
+                let message = "the database this daemon opened was deleted or moved away: stopping its work and exiting"
+                logger.critical("\(message)")
+                throw StoreMoved(description: message)
+            }
             let runnable = runOnce(now: now)
+            if runnable == false, !logTruncated {
+                // Idle: give the WAL's space back once, not every round.
+                logTruncated = (try? store.storageTruncateLog()) != nil
+            } else if runnable == true {
+                logTruncated = false
+            }
             if let idleExit {
                 if runnable == false {
                     idleSince = idleSince ?? now
@@ -74,7 +93,11 @@ public struct DaemonMaintenance: Service {
                 guard !other.isAlive(seenFrom: record.host, now: now, heartbeatWithin: 2 * leaseDuration) else { continue }
                 let released = try store.daemonDeleteReleasingChunks(id: other.id)
                 metrics.leaseTakeovers.increment(by: released)
-                logger.notice("daemon pid \(other.pid) on \(other.host) is gone: took back \(released) chunk(s)")
+                // Its commands were re-parented to init and would run on beside
+                // the items' next runs: end them (found by their marker).
+                let killed = other.host == record.host
+                    ? OrphanReaper.killCommands(ofDaemon: other.pid, start: other.processStart) : 0
+                logger.notice("daemon pid \(other.pid) on \(other.host) is gone: took back \(released) chunk(s)\(killed > 0 ? ", killed \(killed) process(es) it left running" : "")")
             }
             let expired = try store.chunksReleaseExpired(now: now)
             if expired > 0 {
@@ -82,7 +105,7 @@ public struct DaemonMaintenance: Service {
                 logger.notice("handed back \(expired) chunk(s) whose lease expired")
             }
             let runnable = try store.jobsRunnableExist()
-            faults.succeeded()
+            faults.succeeded("maintaining leases")
             return runnable
         } catch {
             faults.failed("maintaining leases", error)

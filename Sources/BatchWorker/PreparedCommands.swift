@@ -22,7 +22,9 @@ final class PreparedCommands: Sendable {
             executable: spec.command.first.flatMap {
                 ExecutableLocator.locate(Array($0.utf8), workingDirectory: spec.workingDirectory, environment: spec.environment)
             },
-            environment: spec.environment.map { Array($0) + [0] })
+            // Marker entries come per run (`CommandMarker`); ones inherited from
+            // a submitter that itself ran under batch are dropped.
+            environment: spec.environment.map { Array($0) + [0] }.filter { !CommandMarker.isMarker($0) })
         cache.withLock { cache in
             if cache.count > 100 { cache.removeAll() }
             cache[job.id] = prepared

@@ -242,7 +242,7 @@ final class ResultCommitter: Sendable {
             attempt += 1
             do {
                 let outcomes = try store.resultsRecordIfLeasesHeld(batches, now: Date())
-                faults.succeeded()
+                faults.succeeded("recording")
                 state.withLock { state in
                     for (batch, outcome) in zip(batches, outcomes) where outcome != .recorded {
                         // Bounded: a slot forgets its leases, but one that stopped early may not.
@@ -260,7 +260,7 @@ final class ResultCommitter: Sendable {
                 return
             } catch {
                 let count = batches.reduce(0) { $0 + $1.results.count }
-                faults.failed("recording \(count) result(s)", error)
+                faults.failed("recording \(count) result(s)", error, kind: "recording")
                 if attempt >= 3, state.withLock({ $0.finishing }) {
                     for batch in batches {
                         state.withLock { $0.verdicts[LeaseKey(batch.lease)] = .leaseLost }

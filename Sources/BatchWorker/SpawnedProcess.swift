@@ -15,6 +15,12 @@ private func spawnFileActionsAddChdir(
 @_silgen_name("pipe2")
 private func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
 
+// posix_spawn_file_actions_addclosefrom_np (glibc 2.34) likewise: the command
+// gets stdin, stdout and stderr, and none of the daemon's other descriptors
+// (one inherited without close-on-exec would leak into every command).
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func spawnFileActionsAddClosefrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
+
 // pidfd_open (glibc 2.36, Linux 5.3): the process's exit becomes a readable
 // descriptor, polled together with its pipes.
 @_silgen_name("pidfd_open")
@@ -86,6 +92,7 @@ struct SpawnedProcess {
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         _ = workingDirectory.withCString { spawnFileActionsAddChdir(&actions, $0) }
+        _ = spawnFileActionsAddClosefrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

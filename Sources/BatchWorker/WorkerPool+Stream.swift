@@ -101,11 +101,14 @@ extension WorkerPool {
         let configuration = Configuration(
             executable: .path(FilePath(path)),
             arguments: Arguments(executablePathOverride: program + [0], remainingValues: spec.command.dropFirst().map { Array($0.utf8) + [0] }),
-            environment: .custom(spec.environment.map { Array($0) + [0] }),
+            environment: .custom(
+                spec.environment.map { Array($0) + [0] }.filter { !CommandMarker.isMarker($0) }
+                    + CommandMarker.entries(job: first.job.id, line: nil)),
             workingDirectory: FilePath(spec.workingDirectory),
             platformOptions: options)
-        let watch = StreamWatch()
+        let watch = StreamWatch(lease: first)
         let timeoutSeconds = timeout(for: first.job)
+        let medianAnswer = medians.median(for: first.job.id)
         do {
             let result = try await Subprocess.run(configuration, input: .inputWriter, output: .sequence, error: .sequence) {
                 execution -> StreamEnd in
@@ -113,14 +116,31 @@ extension WorkerPool {
                 let pid = execution.processIdentifier.value
                 // Unstructured because it must run beside the body's awaits on the
                 // process's output; it is cancelled when the body returns.
-                let watchdog = Task { [watch] in
-                    guard let timeoutSeconds else { return }
+                // Unstructured for the same reason: it kills the process past its
+                // timeout, or at once when its job ends (cancel, halt) or its lease
+                // is lost, whether or not the process is answering.
+                let watchdog = Task { [watch, store, logger, warning = self.configuration.streamAnswerWarning] in
+                    var tick = 0
+                    // A process that drops or holds back lines (grep, mawk without
+                    // -W interactive, python without -u) never answers: say so once.
+                    let warnAfter = max(warning, 10 * (medianAnswer ?? 0))
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .milliseconds(50))
-                        if watch.waitedLonger(than: timeoutSeconds) {
+                        tick += 1
+                        if let timeoutSeconds, watch.waitedLonger(than: timeoutSeconds) {
                             // The process group is the process's own (processGroupID = 0).
                             kill(-pid, SIGKILL)
                             return
+                        }
+                        if tick % 10 == 0, let status = try? store.leaseStatus(watch.lease),
+                           status == .lost || status == .jobEnded
+                        {
+                            watch.markStopped()
+                            kill(-pid, SIGKILL)
+                            return
+                        }
+                        if let (line, waited) = watch.overdue(after: warnAfter) {
+                            logger.warning("job \(watch.lease.job.id): the stream process has not answered line \(line) for \(Int(waited)) s; a stream command must write one line per item as soon as it has read it: one that drops lines (grep) or buffers its output (mawk without -W interactive, python without -u, sed without -u) never answers")
                         }
                     }
                 }
@@ -151,7 +171,7 @@ extension WorkerPool {
                                 return .stopped
                             }
                         }
-                        watch.awaiting(since: Date())
+                        watch.awaiting(line: item.line)
                         let answer: Data?
                         do {
                             answer = try await reader.next()
@@ -162,6 +182,11 @@ extension WorkerPool {
                             return .died(lease, unanswered: Array(items[index...]), reason: "wrote a line over the output limit", errorTail: Data())
                         }
                         guard var output = answer else {
+                            if watch.stopped {
+                                writing.cancel()
+                                await committer.submit(lease, results, completesChunk: false)
+                                return .stopped
+                            }
                             await writing.value
                             await committer.submit(lease, results, completesChunk: false)
                             let reason = watch.timedOut
@@ -173,7 +198,7 @@ extension WorkerPool {
                         results.append((item.line, ItemOutcome(status: .succeeded, exitStatus: 0, output: output, startedAt: started, finishedAt: now), (attempts[item.line] ?? 0) + 1))
                         started = now
                     }
-                    watch.awaiting(since: nil)
+                    watch.awaiting(line: nil)
                     await writing.value
                     await committer.submit(lease, results, completesChunk: true)
                     if let verdict = committer.verdict(for: lease), verdict != .recorded { return .stopped }
@@ -182,6 +207,7 @@ extension WorkerPool {
                     }
                     guard !isStopping, let more = claimSameJob(lease.job.id) else { break }
                     lease = more
+                    watch.lease = more
                     items = pendingItems(lease)
                 }
                 try? await execution.standardInputWriter.finish()
@@ -206,20 +232,59 @@ extension WorkerPool {
 }
 
 /// What a stream process's watchdog sees: since when the process owes an
-/// answer, and whether the watchdog killed it for taking too long.
+/// answer (on the monotonic clock: a step of the wall clock must not fail
+/// items in flight), for which lease, and whether the watchdog killed it.
 final class StreamWatch: Sendable {
-    private let state = Mutex<(since: Date?, timedOut: Bool)>((nil, false))
+    private struct State {
+        var since: ContinuousClock.Instant?
+        var line: Int64?
+        var lease: ChunkLease
+        var timedOut = false
+        var stopped = false
+        var warnedSince: ContinuousClock.Instant?
+    }
 
-    func awaiting(since: Date?) { state.withLock { $0.since = since } }
+    private let state: Mutex<State>
+
+    init(lease: ChunkLease) { state = Mutex(State(lease: lease)) }
+
+    /// The process owes an answer for `line` from now on (`nil`: it owes none).
+    func awaiting(line: Int64?) {
+        state.withLock { state in
+            state.since = line == nil ? nil : .now
+            state.line = line
+        }
+    }
+
+    /// The lease whose items the process is given now.
+    var lease: ChunkLease {
+        get { state.withLock { $0.lease } }
+        set { state.withLock { $0.lease = newValue } }
+    }
 
     /// True (and remembered) when the current wait is longer than `seconds`.
     func waitedLonger(than seconds: Double) -> Bool {
         state.withLock { state in
-            guard let since = state.since, Date().timeIntervalSince(since) > seconds else { return false }
+            guard let since = state.since, ContinuousClock.now - since > .seconds(seconds) else { return false }
             state.timedOut = true
             return true
         }
     }
 
+    /// The line owed for longer than `seconds`, once per wait.
+    func overdue(after seconds: Double) -> (line: Int64, waited: Double)? {
+        state.withLock { state in
+            guard let since = state.since, let line = state.line, state.warnedSince != since else { return nil }
+            let waited = ContinuousClock.now - since
+            guard waited > .seconds(seconds) else { return nil }
+            state.warnedSince = since
+            return (line, Double(waited.components.seconds))
+        }
+    }
+
+    /// The watchdog killed the process because its job ended or its lease was lost.
+    func markStopped() { state.withLock { $0.stopped = true } }
+
     var timedOut: Bool { state.withLock { $0.timedOut } }
+    var stopped: Bool { state.withLock { $0.stopped } }
 }

@@ -127,7 +127,7 @@ public final class WorkerPool: Service {
                     owner: configuration.owner, now: Date(), leaseDuration: configuration.leaseDuration,
                     chunkSize: { [sizer] job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
                 if lease != nil { metrics.claimDuration.recordInterval(since: started) }
-                faults.succeeded()
+                faults.succeeded("claiming work")
             } catch {
                 faults.failed("claiming work", error)
                 try? await Task.sleep(for: .milliseconds(500))
@@ -320,11 +320,13 @@ public final class WorkerPool: Service {
 
     /// Waits between retries while still watching the job and the lease.
     /// Returns `false` when the item must not run again.
+    /// Timed on the monotonic clock: a step of the wall clock neither
+    /// shortens nor stretches it.
     func pause(seconds: Double, holding lease: ChunkLease) async -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
+        let end = ContinuousClock.now + .seconds(DurationText.clamped(seconds))
+        while ContinuousClock.now < end {
             if isStopping { return false }
-            try? await Task.sleep(for: .seconds(min(0.2, max(0, end.timeIntervalSinceNow))))
+            try? await Task.sleep(for: min(.milliseconds(200), end - ContinuousClock.now))
             if let status = try? store.leaseStatus(lease), status != .held { return false }
         }
         return !isStopping

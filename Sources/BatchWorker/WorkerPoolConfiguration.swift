@@ -15,11 +15,17 @@ public struct WorkerPoolConfiguration: Sendable {
     /// How often a lease's watcher checks, while its items run, that the job
     /// is still running and the lease still held.
     public var watchInterval: Duration
+    /// A stream process that has not answered an item for this long (and
+    /// ten times the job's median runtime) gets one warning in the log: it
+    /// probably drops or buffers lines.
+    public var streamAnswerWarning: TimeInterval
 
     public init(
         owner: String, workers: Int, leaseDuration: TimeInterval = 30, grace: Duration = .seconds(10),
-        pollInterval: ClosedRange<Double> = 0.005...0.1, watchInterval: Duration = .milliseconds(200)
+        pollInterval: ClosedRange<Double> = 0.005...0.1, watchInterval: Duration = .milliseconds(200),
+        streamAnswerWarning: TimeInterval = 30
     ) {
+        self.streamAnswerWarning = streamAnswerWarning
         self.owner = owner
         self.workers = workers
         self.leaseDuration = leaseDuration

@@ -17,8 +17,27 @@ struct DaemonLauncher {
     /// _GNU_SOURCE, so Swift does not import it.
     static let spawnSetSID: Int16 = 0x80
 
-    func ensureRunning() throws {
-        if try hasLiveDaemon() { return }
+    /// Why no daemon may be started here for jobs of `owner`, if so: a daemon
+    /// runs jobs as the uid it runs as, so it is started only by that uid, and
+    /// only on a database file that uid owns (root following another user's
+    /// database must not end up running that user's next jobs as root).
+    func refusal(forOwner owner: UInt32) -> String? {
+        let me = getuid()
+        if store.fileOwner != me {
+            return "\(store.path) belongs to uid \(store.fileOwner), not to this user (uid \(me)): no daemon is started on another user's database; its owner runs one (batchd --db \(store.path))"
+        }
+        if owner != me {
+            return "the job belongs to uid \(owner), and only a daemon of that user runs it: no daemon is started for it as uid \(me)"
+        }
+        return nil
+    }
+
+    /// Starts a daemon unless one of `owner`'s serves the database. Throws
+    /// when one may not or could not be started.
+    func ensureRunning(forOwner owner: UInt32? = nil) throws {
+        let owner = owner ?? getuid()
+        if try hasLiveDaemon(forOwner: owner) { return }
+        if let refusal = refusal(forOwner: owner) { throw CLIError(.unavailable, refusal) }
         let executable = Self.daemonExecutable()
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw CLIError(.unavailable, "no daemon serves \(store.path) and \(executable) was not found to start one")
@@ -26,15 +45,19 @@ struct DaemonLauncher {
         try spawn(executable, arguments: ["--db", store.path, "--idle-exit", Self.idleExit], log: store.path + "-batchd.log")
         // Wait briefly for it to register, so that the next command does not start another.
         for _ in 0..<100 {
-            if try hasLiveDaemon() { return }
+            if try hasLiveDaemon(forOwner: owner) { return }
             usleep(20_000)
         }
     }
 
-    func hasLiveDaemon() throws -> Bool {
+    /// Whether a live daemon runs `owner`'s jobs (a daemon of a release that
+    /// did not record its uid runs everyone's).
+    func hasLiveDaemon(forOwner owner: UInt32) throws -> Bool {
         let host = ProcessIdentity.hostName
         let now = Date()
-        return try store.daemonsList().contains { $0.isAlive(seenFrom: host, now: now, heartbeatWithin: 10) }
+        return try store.daemonsList().contains {
+            ($0.uid == nil || $0.uid == owner) && $0.isAlive(seenFrom: host, now: now, heartbeatWithin: 10)
+        }
     }
 
     static func daemonExecutable() -> String {
@@ -50,12 +73,23 @@ struct DaemonLauncher {
     }
 
     private func spawn(_ executable: String, arguments: [String], log: String) throws {
+        // Opened here, never through a symbolic link: a link planted at the
+        // log's path must not make this user append to a file of its choice.
+        let logFD = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
+        guard logFD >= 0 else {
+            throw CLIError(.unavailable, "cannot open the daemon's log \(log) (\(String(cString: strerror(errno))); a symbolic link there is refused): no daemon was started")
+        }
+        defer { close(logFD) }
+        var info = stat()
+        guard fstat(logFD, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw CLIError(.unavailable, "the daemon's log \(log) is not a regular file: no daemon was started")
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_adddup2(&actions, logFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, logFD, 2)
         // The daemon outlives this process: it must not keep open anything this
         // process inherited (a caller waiting for a pipe to close would wait
         // for the daemon's idle exit).

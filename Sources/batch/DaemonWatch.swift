@@ -22,14 +22,22 @@ struct DaemonWatch {
             try? await Task.sleep(for: interval)
             if Task.isCancelled { return }
             do {
-                guard let current = try store.jobFetch(job), current.state.isRunnable,
-                      try !launcher.hasLiveDaemon()
-                else {
+                guard let current = try store.jobFetch(job), current.state.isRunnable else {
+                    missedChecks = 0
+                    continue
+                }
+                let owner = current.ownerUID ?? store.fileOwner
+                guard try !launcher.hasLiveDaemon(forOwner: owner) else {
                     missedChecks = 0
                     continue
                 }
                 missedChecks += 1
-                if options.autostart {
+                if let refusal = launcher.refusal(forOwner: owner) {
+                    if missedChecks >= 2 && !warned {
+                        StandardError.line("batch: no daemon runs job \(job): \(refusal)")
+                        warned = true
+                    }
+                } else if options.autostart {
                     try launcher.ensureRunning()
                     StandardError.line("batch: no daemon was serving \(store.path); started one for job \(job)")
                 } else if missedChecks >= 2 && !warned {

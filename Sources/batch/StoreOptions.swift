@@ -20,10 +20,18 @@ struct StoreOptions: ParsableArguments {
         !noAutostart && ProcessInfo.processInfo.environment["BATCH_NO_AUTOSTART"] != "1"
     }
 
-    /// Starts a daemon in the background when none serves the database.
-    func ensureDaemon(_ store: SQLiteStore) throws {
+    /// Starts a daemon in the background when none of the job owner's serves
+    /// the database. Where it may not (another user's database or job), it
+    /// says why once and goes on: the owner's daemon may still come.
+    func ensureDaemon(_ store: SQLiteStore, owner: UInt32? = nil) throws {
         guard autostart else { return }
-        try DaemonLauncher(store: store).ensureRunning()
+        let launcher = DaemonLauncher(store: store)
+        let owner = owner ?? getuid()
+        if try !launcher.hasLiveDaemon(forOwner: owner), let refusal = launcher.refusal(forOwner: owner) {
+            StandardError.line("batch: \(refusal)")
+            return
+        }
+        try launcher.ensureRunning(forOwner: owner)
     }
 }
 

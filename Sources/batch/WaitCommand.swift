@@ -45,7 +45,9 @@ struct WaitCommand: AsyncParsableCommand {
             guard try db.jobFetch(id) != nil else { throw CLIError(.noSuchJob, "no job \(id)") }
             let deadline = timeout.flatMap(DurationText.seconds).map { Date().addingTimeInterval($0) }
             let (timeoutText, json) = (timeout, json)
-            if try db.jobFetch(id)?.state.isRunnable == true { try store.ensureDaemon(db) }
+            if let found = try db.jobFetch(id), found.state.isRunnable {
+                try store.ensureDaemon(db, owner: found.ownerUID ?? db.fileOwner)
+            }
             Interruption.install(.detachWait(job: id))
             return try await withDaemonWatch(store: db, options: store, job: id) {
               try await withProgress(store: db, job: id, mode: progress.mode) {

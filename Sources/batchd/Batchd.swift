@@ -41,6 +41,9 @@ struct Batchd: AsyncParsableCommand {
     @Option(name: .customLong("idle-exit"), help: "Exit after no job has been open or running for this long (used when the CLI starts a daemon).")
     var idleExit: String?
 
+    @Option(name: .customLong("stream-warn-after"), help: "Warn in the log when a stream-mode process has not answered an item for this long (and ten times the job's median time per item): it probably drops or buffers lines.")
+    var streamWarnAfter: String = "30s"
+
     @Option(help: "Serve Prometheus metrics at http://ADDRESS/metrics: a port (bound to 127.0.0.1) or HOST:PORT.")
     var metrics: String?
 
@@ -49,7 +52,7 @@ struct Batchd: AsyncParsableCommand {
 
     func validate() throws {
         guard workers >= 1 && workers <= 1024 else { throw ValidationError("--workers must be between 1 and 1024, not \(workers)") }
-        for (name, value) in [("--grace", grace), ("--lease", lease), ("--idle-exit", idleExit ?? "1s")] {
+        for (name, value) in [("--grace", grace), ("--lease", lease), ("--idle-exit", idleExit ?? "1s"), ("--stream-warn-after", streamWarnAfter)] {
             guard DurationText.seconds(value) != nil else {
                 throw ValidationError("\(name) takes a duration like 500ms, 10s, 5m or 1h (at most 100 years), not '\(value)'")
             }
@@ -98,7 +101,7 @@ struct Batchd: AsyncParsableCommand {
         let now = Date()
         let record = DaemonRecord(
             id: UUID().uuidString.lowercased(), host: identity.host, pid: identity.pid, processStart: identity.start,
-            workers: workers, startedAt: now, heartbeatAt: now)
+            workers: workers, startedAt: now, heartbeatAt: now, uid: getuid())
         do {
             try store.daemonRegister(record)
         } catch {
@@ -115,7 +118,8 @@ struct Batchd: AsyncParsableCommand {
             store: store, handler: CommandHandler(),
             configuration: WorkerPoolConfiguration(
                 owner: record.id, workers: workers, leaseDuration: leaseDuration,
-                grace: .milliseconds(Int64(DurationText.seconds(grace)! * 1000))),
+                grace: .milliseconds(Int64(DurationText.seconds(grace)! * 1000)),
+                streamAnswerWarning: DurationText.seconds(streamWarnAfter)!),
             logger: logger, faults: faults)
         logger.info("serving \(path) with \(workers) worker(s), pid \(identity.pid)")
         // Services stop in reverse order: the pool drains first while maintenance keeps its leases alive.

@@ -1,0 +1,108 @@
+import BatchStore
+import Foundation
+import Testing
+
+extension EndToEnd {
+    /// No command outlives its item (issues 9 and 19): not after a SIGKILL
+    /// of its daemon, not after a timeout or a cancel when it left its
+    /// process group; and commands inherit none of the daemon's descriptors.
+    @Suite struct Orphans {
+        /// Whether a process runs (a zombie does not).
+        static func running(_ pid: Int32) -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")")
+            else { return false }
+            let state = stat[stat.index(after: close)...].split(separator: " ").first
+            return state != "Z" && state != "X"
+        }
+
+        static func pids(in folder: String) -> [Int32] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap {
+                (try? String(contentsOfFile: folder + "/" + $0, encoding: .utf8)).flatMap {
+                    Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+            }
+        }
+
+        @Test func theCommandsOfAKilledDaemonAreEndedByTheDaemonThatTakesOver() throws {
+            let env = BatchEnvironment()
+            let pids = env.directory.file("pids")
+            try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+            let first = try env.startDaemon(["--workers", "2"])
+            let store = try env.store()
+            let id = try #require(JobID(parsing: try env.batch(
+                ["submit", "--chunksize", "1", "--", "sh", "-c", "echo $$ > \(pids)/$1; exec sleep 60", "_"],
+                input: "1\n2\n3\n").out.trimmingCharacters(in: .whitespacesAndNewlines)))
+            try #require(TestProcess.eventually(timeout: 30) { Self.pids(in: pids).count == 2 })
+            let orphans = Self.pids(in: pids)
+            first.signal(SIGKILL)
+            first.wait(timeout: 10)
+            #expect(orphans.allSatisfy(Self.running), "the commands survive their daemon's SIGKILL")
+            let second = try env.startDaemon(["--workers", "2"])
+            let ended = TestProcess.eventually(timeout: 30) { !orphans.contains(where: Self.running) }
+            #expect(ended, "the daemon that takes over ends them: \(second.stderrText)")
+            #expect(second.stderrText.contains("killed 2 process(es)"), "\(second.stderrText)")
+            _ = try env.batch(["cancel", id.description])
+            _ = store
+        }
+
+        @Test func aProcessThatLeftItsGroupDiesWithItsTimedOutItem() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "1"])
+            let pidFile = env.directory.file("escaped")
+            let run = try env.batch(
+                ["run", "--timeout", "1s", "--", "sh", "-c", "setsid sleep 101 & echo $! > \(pidFile); sleep 30", "_"],
+                input: "1\n", timeout: 60)
+            #expect(run.status == 1, "\(run.err)")
+            let escaped = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(TestProcess.eventually(timeout: 10) { !Self.running(escaped) }, "setsid's sleep was killed too")
+        }
+
+        @Test func commandsSeeTheirItemAndNoneOfTheDaemonsDescriptors() throws {
+            let env = BatchEnvironment()
+            // A daemon started with a stray descriptor (7, not close-on-exec).
+            let daemon = try TestProcess(
+                URL(fileURLWithPath: "/bin/bash"),
+                ["-c", "exec 7</dev/null; exec \"$0\" --db \"$1\" --workers 1", Binaries.batchd.path, env.dbPath],
+                environment: env.environment)
+            daemon.closeInput()
+            defer { daemon.signal(SIGKILL); daemon.wait(timeout: 10) }
+            let script = "if [ -e /proc/$$/fd/7 ]; then echo leaked; else echo clean; fi; echo $BATCH_JOB $BATCH_LINE"
+            let run = try env.batch(["run", "--", "sh", "-c", script, "_"], input: "a\nb\n", timeout: 60)
+            #expect(run.status == 0, "\(run.err) \(daemon.stderrText)")
+            #expect(run.out == "clean\n1 1\nclean\n1 2\n")
+        }
+    }
+}
+
+extension EndToEnd {
+    /// Stream mode stops at once on cancel, and says when a filter breaks
+    /// the one-line-per-item contract (issue 9).
+    @Suite struct StreamSafety {
+        @Test func cancelStopsStreamProcessesThatAreNotAnswering() throws {
+            let env = BatchEnvironment()
+            let pids = env.directory.file("pids")
+            try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+            try env.startDaemon(["--workers", "2"])
+            let id = try #require(JobID(parsing: try env.batch(
+                ["submit", "--stream", "--chunksize", "1", "--", "sh", "-c", "echo $$ > \(pids)/$$; while read x; do sleep 100; echo $x; done"],
+                input: "1\n2\n3\n").out.trimmingCharacters(in: .whitespacesAndNewlines)))
+            try #require(TestProcess.eventually(timeout: 30) { Orphans.pids(in: pids).count == 2 })
+            let started = Orphans.pids(in: pids)
+            #expect(try env.batch(["cancel", id.description]).status == 0)
+            #expect(TestProcess.eventually(timeout: 10) { !started.contains(where: Orphans.running) },
+                    "cancel stops them without waiting for an answer")
+        }
+
+        @Test func aFilterThatNeverAnswersIsNamedInTheLog() throws {
+            let env = BatchEnvironment()
+            let daemon = try env.startDaemon(["--workers", "1", "--stream-warn-after", "1s"])
+            let id = try #require(JobID(parsing: try env.batch(
+                ["submit", "--stream", "--", "grep", "5"], input: "1\n2\n").out.trimmingCharacters(in: .whitespacesAndNewlines)))
+            let warned = TestProcess.eventually(timeout: 30) { daemon.stderrText.contains("has not answered line 1") }
+            #expect(warned, "\(daemon.stderrText)")
+            #expect(daemon.stderrText.contains("grep"))
+            _ = try env.batch(["cancel", id.description])
+        }
+    }
+}
