@@ -111,6 +111,10 @@ public protocol BatchStore: Sendable {
     /// Every chunk held now: who holds it, for which job and lines.
     func chunksLeasedList() throws -> [(owner: String, job: JobID, firstLine: Int64, lastLine: Int64)]
 
+    /// The chunks `owner` holds now, as leases (for a daemon's audit of
+    /// chunks held with no worker on them).
+    func chunksHeld(owner: String) throws -> [ChunkLease]
+
     /// Hands a chunk back so that its unfinished items are claimed again
     /// (by anyone), if the lease is still held.
     func chunkReleaseIfLeaseHeld(_ lease: ChunkLease) throws

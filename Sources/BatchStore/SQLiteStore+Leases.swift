@@ -156,6 +156,19 @@ extension SQLiteStore {
         }
     }
 
+    public func chunksHeld(owner: String) throws -> [ChunkLease] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, job_id, first_line, last_line, fence FROM chunk WHERE owner = ? AND state = 'leased'",
+                arguments: [owner]
+            ).map { row in
+                ChunkLease(
+                    chunkID: row["id"], job: try Self.requireJob(db, JobID(row["job_id"])), firstLine: row["first_line"],
+                    lastLine: row["last_line"], fence: row["fence"], owner: owner)
+            }
+        }
+    }
+
     public func chunksLeasedExist(job: JobID) throws -> Bool {
         try read { db in
             try Bool.fetchOne(

@@ -28,8 +28,9 @@ extension WorkerPool {
     enum StreamEnd {
         /// No more work of the job for this slot.
         case finished
-        /// The job ended, the lease was lost, or the pool stops.
-        case stopped
+        /// The job ended, the lease was lost, or the pool stops; the lease the
+        /// process was on (it may have moved past the first) is to be handed back.
+        case stopped(ChunkLease)
         /// The process ended before answering; `unanswered` are in line order.
         case died(ChunkLease, unanswered: [WorkItem], reason: String, errorTail: Data)
     }
@@ -42,8 +43,11 @@ extension WorkerPool {
             switch await runStreamProcess(lease, carried: carried, attempts: attempts) {
             case .finished:
                 return
-            case .stopped:
-                await release(lease)
+            case .stopped(let current):
+                // The lease the process was on when it stopped, not the one it
+                // started with: a later one left leased would be held by a live
+                // daemon with no worker on it, renewed for ever (issue 9).
+                await release(current)
                 return
             case .died(let lease, let unanswered, let reason, let errorTail):
                 // `unanswered` is every item of the lease still without a result.
@@ -81,7 +85,10 @@ extension WorkerPool {
         let lease = try? store.chunkClaim(
             owner: configuration.owner, now: Date(), leaseDuration: configuration.leaseDuration, job: job,
             chunkSize: { [sizer] job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
-        if let lease { committer.begin(lease) }
+        if let lease {
+            committer.begin(lease)
+            working(on: lease)
+        }
         return lease
     }
 
@@ -93,7 +100,8 @@ extension WorkerPool {
         guard let program = spec.command.first.map({ Array($0.utf8) }),
               let path = ExecutableLocator.locate(program, workingDirectory: spec.workingDirectory, environment: spec.environment)
         else {
-            return .died(first, unanswered: carried ?? pendingItems(first), reason: "could not start (command not found: \(spec.command.first ?? ""))", errorTail: Data())
+            guard let unanswered = carried ?? pendingItems(first) else { return .stopped(first) }
+            return .died(first, unanswered: unanswered, reason: "could not start (command not found: \(spec.command.first ?? ""))", errorTail: Data())
         }
         var options = PlatformOptions()
         options.processGroupID = 0
@@ -147,7 +155,7 @@ extension WorkerPool {
                 defer { watchdog.cancel() }
                 var reader = LineReader(execution.standardOutput, separator: separator, maxRecord: spec.maxOutput)
                 var lease = first
-                var items = carried ?? pendingItems(lease)
+                guard var items = carried ?? pendingItems(lease) else { return .stopped(lease) }
                 while true {
                     var payload: [UInt8] = []
                     for item in items {
@@ -168,7 +176,7 @@ extension WorkerPool {
                             results.removeAll(keepingCapacity: true)
                             if let verdict = committer.verdict(for: lease), verdict != .recorded {
                                 writing.cancel()
-                                return .stopped
+                                return .stopped(lease)
                             }
                         }
                         watch.awaiting(line: item.line)
@@ -185,7 +193,7 @@ extension WorkerPool {
                             if watch.stopped {
                                 writing.cancel()
                                 await committer.submit(lease, results, completesChunk: false)
-                                return .stopped
+                                return .stopped(lease)
                             }
                             await writing.value
                             await committer.submit(lease, results, completesChunk: false)
@@ -201,14 +209,18 @@ extension WorkerPool {
                     watch.awaiting(line: nil)
                     await writing.value
                     await committer.submit(lease, results, completesChunk: true)
-                    if let verdict = committer.verdict(for: lease), verdict != .recorded { return .stopped }
+                    if let verdict = committer.verdict(for: lease), verdict != .recorded { return .stopped(lease) }
                     if let average = items.isEmpty ? nil : Date().timeIntervalSince(started) / Double(items.count) {
                         sizer.observe(job: lease.job.id, seconds: average)
                     }
                     guard !isStopping, let more = claimSameJob(lease.job.id) else { break }
                     lease = more
                     watch.lease = more
-                    items = pendingItems(lease)
+                    guard let pending = pendingItems(lease) else {
+                        try? await execution.standardInputWriter.finish()
+                        return .stopped(lease)
+                    }
+                    items = pending
                 }
                 try? await execution.standardInputWriter.finish()
                 // Anything the process writes after its last answer breaks the one-line-per-item contract.
@@ -221,13 +233,29 @@ extension WorkerPool {
             }
             return result.closureResult
         } catch {
-            if isStopping || Task.isCancelled { return .stopped }
-            return .died(first, unanswered: carried ?? pendingItems(first), reason: "could not start (\(error))", errorTail: Data())
+            // The body may have moved on to later leases before this error: the
+            // one to hand back or retry is the one it was on.
+            let current = watch.lease
+            if isStopping || Task.isCancelled { return .stopped(current) }
+            guard let unanswered = current == first ? (carried ?? pendingItems(first)) : pendingItems(current) else {
+                return .stopped(current)
+            }
+            return .died(current, unanswered: unanswered, reason: "could not start (\(error))", errorTail: Data())
         }
     }
 
-    private func pendingItems(_ lease: ChunkLease) -> [WorkItem] {
-        (try? store.itemsPending(for: lease, afterLine: lease.firstLine - 1, limit: Int(lease.lineCount))) ?? []
+    /// The lease's items without a result; `nil` when the store could not
+    /// tell. Never `[]` for a failed read: an empty list completes the chunk,
+    /// and its items would never run.
+    private func pendingItems(_ lease: ChunkLease) -> [WorkItem]? {
+        do {
+            let items = try store.itemsPending(for: lease, afterLine: lease.firstLine - 1, limit: Int(lease.lineCount))
+            faults.succeeded("reading items")
+            return items
+        } catch {
+            faults.failed("reading items", error)
+            return nil
+        }
     }
 }
 

@@ -39,6 +39,13 @@ public final class WorkerPool: Service {
     let metrics = PoolMetrics()
     let committer: ResultCommitter
     private let stopping = Atomic<Bool>(false)
+    /// The lease each slot works on now (by slot index): what `auditLeases`
+    /// compares the store's chunks of this daemon with.
+    private let slotLeases = Mutex<[Int: ChunkLease]>([:])
+    /// Chunks found held with no slot on them at the last audit.
+    private let unattended = Mutex<Set<Int64>>([])
+    /// The index of the slot a task works for.
+    @TaskLocal static var slot: Int?
 
     public init(
         store: any BatchStore, handler: any ItemHandler, configuration: WorkerPoolConfiguration, logger: Logger,
@@ -56,6 +63,7 @@ public final class WorkerPool: Service {
 
     private enum Event: Sendable {
         case slotFinished
+        case auditorFinished
         case shutdownRequested
         case graceExpired
     }
@@ -79,8 +87,20 @@ public final class WorkerPool: Service {
 
     private func runSlots() async {
         await withTaskGroup(of: Event.self) { group in
-            for _ in 0..<configuration.workers {
-                group.addTask { await self.runSlot(); return .slotFinished }
+            for index in 0..<configuration.workers {
+                group.addTask {
+                    await Self.$slot.withValue(index) { await self.runSlot() }
+                    return .slotFinished
+                }
+            }
+            group.addTask {
+                // Ends with the slots (cancelled with the group).
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.configuration.auditInterval)
+                    if Task.isCancelled || self.isStopping { break }
+                    self.auditLeases()
+                }
+                return .auditorFinished
             }
             group.addTask {
                 // Returns when graceful shutdown starts; throws when cancelled.
@@ -103,6 +123,8 @@ public final class WorkerPool: Service {
                 case .slotFinished:
                     running -= 1
                     if running == 0 { group.cancelAll() }
+                case .auditorFinished:
+                    break
                 case .graceExpired:
                     if running > 0 {
                         logger.warning("grace period over: killing \(running) running item(s); they will run again")
@@ -139,10 +161,40 @@ public final class WorkerPool: Service {
                 continue
             }
             delay = configuration.pollInterval.lowerBound
+            working(on: lease)
             if lease.job.spec.stream {
                 await workStream(startingWith: lease)
             } else {
                 await work(on: lease)
+            }
+            working(on: nil)
+        }
+    }
+
+    /// Records which lease this task's slot works on now.
+    func working(on lease: ChunkLease?) {
+        guard let slot = Self.slot else { return }
+        slotLeases.withLock { $0[slot] = lease }
+    }
+
+    /// The safety net for a chunk held with no worker on it (seen once under
+    /// heavy load, issue 9): a chunk this daemon holds that no slot works on,
+    /// at two audits in a row, is handed back with a warning, so its items
+    /// run instead of waiting for the daemon to stop.
+    func auditLeases() {
+        guard let held = try? store.chunksHeld(owner: configuration.owner) else { return }
+        let working = slotLeases.withLock { Set($0.values.map { [$0.chunkID, $0.fence] }) }
+        let idle = held.filter { !working.contains([$0.chunkID, $0.fence]) }
+        let previously = unattended.withLock { unattended in
+            defer { unattended = Set(idle.map(\.chunkID)) }
+            return unattended
+        }
+        for lease in idle where previously.contains(lease.chunkID) {
+            logger.warning("job \(lease.job.id): lines \(lease.firstLine)-\(lease.lastLine) were held with no worker on them; handing them back")
+            do {
+                try store.chunkReleaseIfLeaseHeld(lease)
+            } catch {
+                faults.failed("handing back a chunk", error)
             }
         }
     }

@@ -19,6 +19,10 @@ public struct WorkerPoolConfiguration: Sendable {
     /// ten times the job's median runtime) gets one warning in the log: it
     /// probably drops or buffers lines.
     public var streamAnswerWarning: TimeInterval
+    /// How often the pool compares the chunks it holds in the store with the
+    /// ones its slots work on (a chunk with no worker is handed back at the
+    /// second audit that finds it).
+    public var auditInterval: Duration = .seconds(5)
 
     public init(
         owner: String, workers: Int, leaseDuration: TimeInterval = 30, grace: Duration = .seconds(10),

@@ -97,3 +97,45 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd {
+    /// Issue 9, case 2: a stream job stopped for good under heavy load with
+    /// its live daemon holding chunks that no worker ran. Claims are hammered
+    /// here under CPU load (more busy loops than cores, more slots than
+    /// cores, small chunks) while the job is cancelled and retried over and
+    /// over: no chunk may stay leased with no worker on it.
+    @Suite struct ClaimStress {
+        @Test func noChunkStaysHeldWithoutAWorkerUnderLoad() throws {
+            let env = BatchEnvironment()
+            let burners = try (0..<4).map { _ in
+                try TestProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "while :; do :; done"], environment: [:])
+            }
+            defer { for burner in burners { burner.signal(SIGKILL); burner.wait(timeout: 10) } }
+            let daemon = try env.startDaemon(["--workers", "6"])
+            let store = try env.store()
+            let count = 40_000
+            let stream = try #require(JobID(parsing: try env.batch(
+                ["submit", "--stream", "--chunksize", "50", "--", "cat"],
+                input: (1...count).map { "\($0)\n" }.joined()).out.trimmingCharacters(in: .whitespacesAndNewlines)))
+            let perItem = try #require(JobID(parsing: try env.batch(
+                ["submit", "--chunksize", "3", "--", "echo"],
+                input: (1...300).map { "\($0)\n" }.joined()).out.trimmingCharacters(in: .whitespacesAndNewlines)))
+            for round in 0..<4 {
+                usleep(UInt32(200_000 + round * 100_000))
+                for id in [stream, perItem] where try store.jobFetch(id)?.state.isRunnable == true {
+                    _ = try env.batch(["cancel", id.description])
+                    #expect(try store.chunksLeasedList().allSatisfy { $0.job != id }, "a cancelled job holds no chunk")
+                    _ = try env.batch(["retry", id.description])
+                }
+            }
+            for id in [stream, perItem] {
+                let job = try env.waitForJobEnd(id, timeout: 300)
+                #expect(job?.state == .complete, "job \(id) stopped short: \(String(describing: job)) \(daemon.stderrText.suffix(2000))")
+                #expect(job?.failedCount == 0)
+            }
+            #expect(try store.resultsByLine(job: stream, afterLine: 0, limit: count + 1).map(\.line) == (1...Int64(count)).map { $0 })
+            #expect(try store.chunksLeasedList().isEmpty)
+            #expect(!daemon.stderrText.contains("no worker on them"), "a path claimed without running: \(daemon.stderrText.suffix(2000))")
+        }
+    }
+}

@@ -147,4 +147,26 @@ import Testing
         for _ in 0..<50 { sizer.observe(job: job.id, seconds: 2) }
         #expect(sizer.size(for: job, unclaimed: 100_000) == 1)
     }
+
+    /// The safety net of issue 9: a chunk this pool holds in the store but no
+    /// slot works on (leaked by a path that claimed without running) is
+    /// handed back at the second audit, and its items run.
+    @Test func aChunkHeldWithNoWorkerIsHandedBack() async throws {
+        let store = try SQLiteStore(path: directory.file("audit.db"))
+        let id = try makeJob(store, items: 6, chunkSize: .fixed(3))
+        // The leak: a claim under the pool's own name that no slot knows of.
+        let leaked = try #require(try store.chunkClaim(owner: "pool", now: Date(), leaseDuration: 3600) { _, _ in 3 })
+        var configuration = WorkerPoolConfiguration(owner: "pool", workers: 2)
+        configuration.auditInterval = .milliseconds(100)
+        let pool = WorkerPool(store: store, handler: ClosureHandler { item, _ in item.data }, configuration: configuration, logger: logger)
+        try await testGracefulShutdown { trigger in
+            async let running: Void = pool.run()
+            #expect(try await until { try store.jobFetch(id)?.state == .complete }, "the leaked chunk's items ran")
+            trigger.triggerGracefulShutdown()
+            try await running
+        }
+        #expect(try store.resultsByLine(job: id, afterLine: 0, limit: 10).map(\.line) == Array(1...6))
+        #expect(try store.resultsByLine(job: id, afterLine: 0, limit: 10).first?.attempts == 1)
+        _ = leaked
+    }
 }
