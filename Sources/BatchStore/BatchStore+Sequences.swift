@@ -42,9 +42,20 @@ extension BatchStore {
         ResultSequence(stream: ResultStream(store: self, job: job, order: order, from: from))
     }
 
+    /// "Now" on the clock of the daemons that record results: the newest
+    /// heartbeat, which a live daemon writes every second with its own clock.
+    /// A reader whose clock differs (another host, a wrong clock) measures
+    /// rates against the results' own clock this way; with no daemon it has
+    /// only its own.
+    public func daemonClock(fallback now: Date) throws -> Date {
+        try daemonsList().map(\.heartbeatAt).max() ?? now
+    }
+
     /// Items finished per second over the last minute (or since the job was
-    /// created, if that is less): the rate `status` and the progress line show.
-    public func finishRate(of job: Job, now: Date) throws -> Double {
+    /// created, if that is less): the rate `status` and the progress line
+    /// show, measured on the daemons' clock (`daemonClock`).
+    public func finishRate(of job: Job, now readerNow: Date) throws -> Double {
+        let now = try daemonClock(fallback: readerNow)
         let window = max(1, min(60, now.timeIntervalSince(job.createdAt)))
         return Double(try resultsCount(job: job.id, finishedSince: now.addingTimeInterval(-window))) / window
     }

@@ -15,8 +15,14 @@ import Foundation
 public protocol BatchStore: Sendable {
     // MARK: - Jobs
 
-    /// Creates an open job with no items.
+    /// Creates an open job with no items, owned by the calling process's
+    /// user, with the calling process as its submitter.
     func jobCreate(_ spec: JobSpec, now: Date) throws -> Job
+
+    /// Records the process that stores the rest of an open job's input
+    /// (`submit --resume`); `jobCreate` records the creating process. Throws
+    /// `.jobState` when the job is not open.
+    func jobSubmitterRecordIfOpen(_ id: JobID, _ submitter: ProcessIdentity) throws
 
     /// The job, or `nil` when there is no such job.
     func jobFetch(_ id: JobID) throws -> Job?

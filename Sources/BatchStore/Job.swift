@@ -20,13 +20,18 @@ public struct Job: Sendable, Hashable, Identifiable {
     /// `nil` for a job stored before the uid was recorded: it belongs to the
     /// owner of the database file.
     public var ownerUID: UInt32?
+    /// The process storing the job's input (recorded at creation and by each
+    /// `submit --resume`): while the job is open, whether it is still alive
+    /// tells an input that is still arriving from one that was interrupted.
+    public var submitter: ProcessIdentity?
 
     public init(
         id: JobID, spec: JobSpec, state: JobState, itemCount: Int64, finishedCount: Int64,
         failedCount: Int64, createdAt: Date, sealedAt: Date?, finishedAt: Date?, haltReason: String? = nil,
-        ownerUID: UInt32? = nil
+        ownerUID: UInt32? = nil, submitter: ProcessIdentity? = nil
     ) {
         self.ownerUID = ownerUID
+        self.submitter = submitter
         self.haltReason = haltReason
         self.id = id
         self.spec = spec
@@ -42,6 +47,15 @@ public struct Job: Sendable, Hashable, Identifiable {
     /// Items stored and not yet finished.
     public var pendingCount: Int64 { itemCount - finishedCount }
     public var succeededCount: Int64 { finishedCount - failedCount }
+
+    /// Open, with its submitter gone: no more input will arrive unless
+    /// someone runs `batch submit --resume` (or ends it with `batch cancel`).
+    /// Judged only for a submitter of `host`: a process of another host
+    /// cannot be looked at.
+    public func inputInterrupted(seenFrom host: String = ProcessIdentity.hostName) -> Bool {
+        guard state == .open, let submitter, submitter.host == host else { return false }
+        return !ProcessIdentity.isAlive(pid: submitter.pid, start: submitter.start)
+    }
 
     /// Halted with `--halt soon`: items that were running may still record results.
     public var isDraining: Bool { state == .failed && spec.halt?.when == .soon }

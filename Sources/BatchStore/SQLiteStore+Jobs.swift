@@ -6,7 +6,8 @@ extension SQLiteStore {
     static let jobColumns = """
         id, command, working_directory, environment, chunk_size, nul_separated, stream, retries, retry_delay,
         timeout_seconds, timeout_percent, max_output, halt_when, halt_fail_count, halt_fail_percent, halt_reason,
-        state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at, owner_uid
+        state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at, owner_uid,
+        submitter_host, submitter_pid, submitter_start
         """
 
     static func job(from row: Row) throws -> Job {
@@ -53,7 +54,10 @@ extension SQLiteStore {
             sealedAt: (row["sealed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             haltReason: row["halt_reason"],
-            ownerUID: (row["owner_uid"] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
+            ownerUID: (row["owner_uid"] as Int64?).map { UInt32(truncatingIfNeeded: $0) },
+            submitter: (row["submitter_host"] as String?).map { host in
+                ProcessIdentity(host: host, pid: row["submitter_pid"] ?? 0, start: row["submitter_start"] ?? 0)
+            })
     }
 
     static func fetchJob(_ db: Database, _ id: JobID) throws -> Job? {
@@ -67,6 +71,7 @@ extension SQLiteStore {
     }
 
     public func jobCreate(_ spec: JobSpec, now: Date) throws -> Job {
+        let submitter = ProcessIdentity.current
         let command = String(decoding: try JSONEncoder().encode(spec.command), as: UTF8.self)
         var environment = Data()
         for (index, entry) in spec.environment.enumerated() {
@@ -92,14 +97,27 @@ extension SQLiteStore {
                 sql: """
                     INSERT INTO job (command, working_directory, environment, chunk_size, nul_separated, stream,
                                      retries, retry_delay, timeout_seconds, timeout_percent, max_output, halt_when,
-                                     halt_fail_count, halt_fail_percent, state, created_at, owner_uid)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)
+                                     halt_fail_count, halt_fail_percent, state, created_at, owner_uid,
+                                     submitter_host, submitter_pid, submitter_start)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)
                     """,
                 arguments: [command, spec.workingDirectory, environment, spec.chunkSize.storedValue,
                             spec.nulSeparated, spec.stream, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
                             spec.maxOutput, spec.halt?.when.rawValue, haltCount, haltPercent,
-                            now.timeIntervalSince1970, Int64(getuid())])
+                            now.timeIntervalSince1970, Int64(getuid()), submitter.host, submitter.pid, submitter.start])
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))
+        }
+    }
+
+    public func jobSubmitterRecordIfOpen(_ id: JobID, _ submitter: ProcessIdentity) throws {
+        try write { db in
+            let job = try Self.requireJob(db, id)
+            guard job.state == .open else {
+                throw StoreError(.jobState, "job \(id) is \(job.state.rawValue): its input is already complete, nothing to resume")
+            }
+            try db.execute(
+                sql: "UPDATE job SET submitter_host = ?, submitter_pid = ?, submitter_start = ? WHERE id = ?",
+                arguments: [submitter.host, submitter.pid, submitter.start, id.rawValue])
         }
     }
 

@@ -5,10 +5,29 @@ import BatchStore
 /// `BlockingThreads`, so the slot's task wakes once per page rather than once
 /// per item: thread hand-offs were most of the pool's own cost per item.
 ///
-/// Contract: `runBlocking` returns the item's outcome, a failure included;
-/// a run past `timeout` seconds is stopped and fails with "timed out"; once
-/// `stop` is triggered the work stops promptly, including any process it
-/// started, and it returns `nil`.
+/// Contract: `attempt` returns the item's outcome, a failure included; a run
+/// past `timeout` seconds is stopped and fails with "timed out"; once `stop`
+/// is triggered the work stops promptly, including any process it started,
+/// and it returns `.stopped`. When the daemon's own resources (descriptors,
+/// processes, memory) run out before the work could start, it returns
+/// `.resourceFault`: a fault of the daemon, not of the item, which is handed
+/// back rather than failed.
 protocol BlockingItemHandler: ItemHandler {
-    func runBlocking(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> ItemOutcome?
+    func attempt(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> BlockingRun
+}
+
+/// How one blocking run ended.
+enum BlockingRun: Sendable {
+    case finished(ItemOutcome)
+    case stopped
+    /// The work could not start for want of the daemon's resources.
+    case resourceFault(String)
+}
+
+extension BlockingItemHandler {
+    /// The outcome, or `nil` when the run was stopped or could not start.
+    func runBlocking(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> ItemOutcome? {
+        if case .finished(let outcome) = attempt(item, of: job, timeout: timeout, stop: stop) { return outcome }
+        return nil
+    }
 }

@@ -25,16 +25,23 @@ public struct CommandHandler: BlockingItemHandler {
 
     public func run(_ item: WorkItem, of job: Job) async throws -> ItemOutcome {
         let stop = StopSignal()
-        let outcome = await withTaskCancellationHandler {
-            await BlockingThreads.shared.value { [self] in runBlocking(item, of: job, timeout: nil, stop: stop) }
+        let run = await withTaskCancellationHandler {
+            await BlockingThreads.shared.value { [self] in attempt(item, of: job, timeout: nil, stop: stop) }
         } onCancel: {
             stop.trigger()
         }
-        guard let outcome else { throw CancellationError() }
-        return outcome
+        switch run {
+        case .finished(let outcome): return outcome
+        case .stopped: throw CancellationError()
+        case .resourceFault(let reason):
+            // Not the item's fault: it is handed back like a stopped one, and
+            // the pool's slots wait (`ResourceFaults`).
+            ResourceFaults.shared.failed(reason)
+            throw CancellationError()
+        }
     }
 
-    func runBlocking(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> ItemOutcome? {
+    func attempt(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> BlockingRun {
         let started = Date()
         let prepared = commands.prepared(for: job)
         let argv = prepared.builder.argv(for: item.data)
@@ -44,10 +51,10 @@ public struct CommandHandler: BlockingItemHandler {
                 startedAt: started, finishedAt: Date())
         }
         if argv.contains(where: { $0.contains(0) }) {
-            return failure(126, "the item contains a NUL byte, which cannot be passed in an argument")
+            return .finished(failure(126, "the item contains a NUL byte, which cannot be passed in an argument"))
         }
         guard let path = prepared.executable else {
-            return failure(127, "command not found: \(String(decoding: argv.first ?? [], as: UTF8.self))")
+            return .finished(failure(127, "command not found: \(Printable.text(argv.first ?? []))"))
         }
 
         let outputLimit = min(maxOutput, job.spec.maxOutput)
@@ -61,37 +68,48 @@ public struct CommandHandler: BlockingItemHandler {
         do {
             result = try process.runBlocking(deadline: timeout.map { .now + .seconds($0) }, stop: stop)
         } catch is CancellationError {
-            return nil
+            return .stopped
+        } catch let error as SpawnedProcess.SpawnError where ResourceFaults.isResourceErrno(error.errno) {
+            return .resourceFault("\(error) (\(Printable.errnoName(error.errno)))")
+        } catch let error as SpawnedProcess.SpawnError where error.errno == ENOENT || error.errno == ENOTDIR {
+            // posix_spawn reports a missing working directory like a missing program.
+            var info = stat()
+            if stat(job.spec.workingDirectory, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+                return .finished(failure(126, "the working directory \(Printable.text(Array(job.spec.workingDirectory.utf8))) no longer exists"))
+            }
+            return .finished(failure(126, "cannot run \(path): \(error)"))
         } catch {
-            return failure(126, "cannot run \(path): \(error)")
+            return .finished(failure(126, "cannot run \(path): \(error)"))
         }
         if result.stopped || result.timedOut || result.outputExceeded {
             // The group is dead; what left it (setsid) is found by its marker.
             OrphanReaper.kill(matching: [CommandMarker.runEntry(run)])
         }
-        if result.stopped { return nil }
+        if result.stopped { return .stopped }
         let finished = Date()
         if result.timedOut {
-            return ItemOutcome(
-                status: .failed, signal: SIGTERM, output: result.output, errorOutput: result.errorTail,
+            return .finished(ItemOutcome(
+                // The signal that ended it: TERM, or KILL when TERM was not enough.
+                status: .failed, signal: { if case .signaled(let signal) = result.termination { signal } else { SIGTERM } }(),
+                output: result.output, errorOutput: result.errorTail,
                 reason: "timed out after \(String(format: "%.3g", timeout ?? 0)) s", startedAt: started,
-                finishedAt: finished)
+                finishedAt: finished))
         }
         if result.outputExceeded {
-            return ItemOutcome(
+            return .finished(ItemOutcome(
                 status: .failed, output: result.output, errorOutput: result.errorTail,
                 reason: "output exceeded the limit of \(outputLimit) bytes", startedAt: started,
-                finishedAt: finished)
+                finishedAt: finished))
         }
         switch result.termination {
         case .exited(let code):
-            return ItemOutcome(
+            return .finished(ItemOutcome(
                 status: code == 0 ? .succeeded : .failed, exitStatus: code, output: result.output,
-                errorOutput: code == 0 ? Data() : result.errorTail, startedAt: started, finishedAt: finished)
+                errorOutput: code == 0 ? Data() : result.errorTail, startedAt: started, finishedAt: finished))
         case .signaled(let signal):
-            return ItemOutcome(
+            return .finished(ItemOutcome(
                 status: .failed, signal: signal, output: result.output, errorOutput: result.errorTail,
-                reason: "killed by signal \(signal)", startedAt: started, finishedAt: finished)
+                reason: "killed by signal \(signal)", startedAt: started, finishedAt: finished))
         }
     }
 }

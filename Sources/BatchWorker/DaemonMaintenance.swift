@@ -11,8 +11,13 @@ import ServiceLifecycle
 ///   record is removed and its chunks handed back at once, not after a lease
 ///   timeout. This also runs at start, so a daemon restarted after a crash
 ///   takes back its predecessor's work immediately.
-/// - A daemon of another host is presumed dead only when its leases expire;
-///   expired chunks are handed back by whichever daemon notices first.
+/// - A daemon that stops beating (of another host, or frozen by SIGSTOP on
+///   this one) is presumed dead once its heartbeat has not changed for a
+///   whole lease, measured on this daemon's monotonic clock
+///   (`HeartbeatObserver`); its chunks are handed back by whichever daemon
+///   notices first. Wall clocks are never compared across daemons, so a
+///   daemon with a wrong clock takes nobody's live leases. Chunks whose
+///   owner has no record at all are handed back at once.
 /// - With `idleExit`, the service ends (and with it the daemon, gracefully)
 ///   after no job has been open or sealed for that long.
 public struct DaemonMaintenance: Service {
@@ -24,6 +29,7 @@ public struct DaemonMaintenance: Service {
     let logger: Logger
     let faults: StoreFaultLog
     let metrics = PoolMetrics()
+    let heartbeats = HeartbeatObserver()
 
     public init(
         store: any BatchStore, record: DaemonRecord, leaseDuration: TimeInterval, interval: Duration = .seconds(1),
@@ -89,22 +95,46 @@ public struct DaemonMaintenance: Service {
                 try store.daemonRegister(fresh)
             }
             _ = try store.chunksRenewLeases(owner: record.id, now: now, leaseDuration: leaseDuration)
-            for other in try store.daemonsList() where other.id != record.id {
-                guard !other.isAlive(seenFrom: record.host, now: now, heartbeatWithin: 2 * leaseDuration) else { continue }
-                let released = try store.daemonDeleteReleasingChunks(id: other.id)
+            let others = try store.daemonsList().filter { $0.id != record.id }
+            heartbeats.keep(only: Set(others.map(\.id)))
+            for other in others {
+                if other.host == record.host, !ProcessIdentity.isAlive(pid: other.pid, start: other.processStart) {
+                    let released = try store.daemonDeleteReleasingChunks(id: other.id)
+                    metrics.leaseTakeovers.increment(by: released)
+                    // Its commands were re-parented to init and would run on beside
+                    // the items' next runs: end them (found by their marker).
+                    let killed = OrphanReaper.killCommands(ofDaemon: other.pid, start: other.processStart)
+                    logger.notice("daemon pid \(other.pid) on \(other.host) is gone: took back \(released) chunk(s)\(killed > 0 ? ", killed \(killed) process(es) it left running" : "")")
+                } else if other.host != record.host, heartbeats.isStale(other, lease: 10 * leaseDuration) {
+                    // Silent for ten leases on another host: its record goes too.
+                    let released = try store.daemonDeleteReleasingChunks(id: other.id)
+                    metrics.leaseTakeovers.increment(by: released)
+                    logger.notice("daemon pid \(other.pid) on \(other.host) has not beaten for \(Int(10 * leaseDuration)) s: removed its record")
+                } else if heartbeats.isStale(other, lease: leaseDuration) {
+                    // Frozen, cut off or dead on another host: its leases are taken
+                    // (a fenced take-over: should it wake up, it records nothing more).
+                    let released = try store.chunksReleaseOwned(owner: other.id)
+                    if released > 0 {
+                        metrics.leaseTakeovers.increment(by: released)
+                        logger.notice("daemon pid \(other.pid) on \(other.host) has not beaten for \(Int(leaseDuration)) s: took back \(released) chunk(s)")
+                    }
+                }
+            }
+            let recorded = Set(others.map(\.id) + [record.id])
+            for owner in Set(try store.chunksLeasedList().map(\.owner)) where !recorded.contains(owner) {
+                let released = try store.chunksReleaseOwned(owner: owner)
                 metrics.leaseTakeovers.increment(by: released)
-                // Its commands were re-parented to init and would run on beside
-                // the items' next runs: end them (found by their marker).
-                let killed = other.host == record.host
-                    ? OrphanReaper.killCommands(ofDaemon: other.pid, start: other.processStart) : 0
-                logger.notice("daemon pid \(other.pid) on \(other.host) is gone: took back \(released) chunk(s)\(killed > 0 ? ", killed \(killed) process(es) it left running" : "")")
+                if released > 0 { logger.notice("handed back \(released) chunk(s) of a daemon with no record") }
             }
-            let expired = try store.chunksReleaseExpired(now: now)
-            if expired > 0 {
-                metrics.leaseTakeovers.increment(by: expired)
-                logger.notice("handed back \(expired) chunk(s) whose lease expired")
+            var runnable = try store.jobsRunnableExist()
+            if runnable, idleExit != nil {
+                // An open job whose submitter is gone, with nothing left to run,
+                // waits for a `submit --resume` that may never come: it must not
+                // keep an autostarted daemon alive for ever.
+                runnable = try store.jobsList(limit: 1000, states: [.open, .sealed]).contains {
+                    $0.state == .sealed || $0.pendingCount > 0 || !$0.inputInterrupted(seenFrom: record.host)
+                }
             }
-            let runnable = try store.jobsRunnableExist()
             faults.succeeded("maintaining leases")
             return runnable
         } catch {

@@ -103,6 +103,13 @@ extension WorkerPool {
             guard let unanswered = carried ?? pendingItems(first) else { return .stopped(first) }
             return .died(first, unanswered: unanswered, reason: "could not start (command not found: \(spec.command.first ?? ""))", errorTail: Data())
         }
+        // swift-subprocess traps (a fatal error, not a thrown one) when it runs
+        // out of descriptors half-way through setting up a process: start one
+        // only with room to spare, else it is a fault of the daemon's resources.
+        if let free = DescriptorBudget.free(), free < DescriptorBudget.perStreamProcess {
+            ResourceFaults.shared.failed("only \(free) file descriptors left under the limit (EMFILE)")
+            return .stopped(first)
+        }
         var options = PlatformOptions()
         options.processGroupID = 0
         options.teardownSequence = [.send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(500))]
@@ -237,6 +244,10 @@ extension WorkerPool {
             // one to hand back or retry is the one it was on.
             let current = watch.lease
             if isStopping || Task.isCancelled { return .stopped(current) }
+            if let code = (error as? SubprocessError)?.underlyingError?.rawValue, ResourceFaults.isResourceErrno(code) {
+                ResourceFaults.shared.failed("\(error) (\(Printable.errnoName(code)))")
+                return .stopped(current)
+            }
             guard let unanswered = current == first ? (carried ?? pendingItems(first)) : pendingItems(current) else {
                 return .stopped(current)
             }

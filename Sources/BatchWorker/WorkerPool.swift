@@ -142,6 +142,11 @@ public final class WorkerPool: Service {
     func runSlot() async {
         var delay = configuration.pollInterval.lowerBound
         while !isStopping {
+            let backoff = ResourceFaults.shared.backoff
+            if backoff > .zero {
+                ResourceFaults.shared.log(logger: logger)
+                try? await Task.sleep(for: backoff)
+            }
             let lease: ChunkLease?
             do {
                 let started = DispatchTime.now()
@@ -264,6 +269,10 @@ public final class WorkerPool: Service {
                         continue
                     case .stopped:
                         return await release(lease)
+                    case .resourceFault:
+                        await release(lease)
+                        try? await Task.sleep(for: ResourceFaults.shared.backoff)
+                        return
                     case .failed(let at, let outcome):
                         index = at
                         firstAttempt = outcome
@@ -297,6 +306,9 @@ public final class WorkerPool: Service {
         case interrupted(at: Int)
         /// The item at this index was stopped while it ran.
         case stopped
+        /// The item at this index could not start for want of the daemon's
+        /// resources: the lease is handed back and the slot waits.
+        case resourceFault
         /// The item at this index failed its first attempt, and the job may
         /// retry it or halt: the task handles it.
         case failed(at: Int, ItemOutcome)
@@ -311,14 +323,31 @@ public final class WorkerPool: Service {
         return await withTaskCancellationHandler {
             await BlockingThreads.shared.value { [self] in
                 let spec = lease.job.spec
+                var verifiedAt = ContinuousClock.now
                 for index in items.indices {
                     let item = items[index]
                     if stopping.load(ordering: .sequentiallyConsistent) || stop.isTriggered { return .interrupted(at: index) }
                     if let verdict = committer.verdict(for: lease), verdict != .recorded { return .interrupted(at: index) }
+                    // The watcher may not have run since a gap (a SIGSTOP, a starved
+                    // thread), and the lease may have been taken over meanwhile: look
+                    // before starting, at most every two watch intervals.
+                    if ContinuousClock.now - verifiedAt > configuration.watchInterval * 2 {
+                        if let status = try? store.leaseStatus(lease), status != .held { return .interrupted(at: index) }
+                        verifiedAt = .now
+                    }
                     metrics.running.increment()
-                    let outcome = handler.runBlocking(item, of: lease.job, timeout: timeout(for: lease.job), stop: stop)
+                    let run = handler.attempt(item, of: lease.job, timeout: timeout(for: lease.job), stop: stop)
                     metrics.running.decrement()
-                    guard let outcome else { return .stopped }
+                    let outcome: ItemOutcome
+                    switch run {
+                    case .finished(let finished): outcome = finished
+                    case .stopped: return .stopped
+                    case .resourceFault(let reason):
+                        ResourceFaults.shared.failed(reason)
+                        ResourceFaults.shared.log(logger: logger)
+                        return .resourceFault
+                    }
+                    ResourceFaults.shared.succeeded(logger: logger)
                     if outcome.status == .succeeded {
                         sizer.observe(job: lease.job.id, seconds: outcome.duration)
                     } else if spec.retries > 0 || spec.halt != nil {

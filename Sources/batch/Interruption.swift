@@ -41,7 +41,7 @@ enum Interruption {
         state.withLock { $0 = State(action: action, cursor: cursor) }
         sources.withLock { sources in
             guard sources.isEmpty else { return }
-            for number in [SIGINT, SIGTERM] {
+            for number in [SIGINT] {
                 signal(number, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler { handle(number) }

@@ -11,6 +11,8 @@ struct JobSummary: Encodable {
     /// Items stored so far; the total once `input_complete`.
     var items: Int64
     var inputComplete: Bool
+    /// Open, and its submitter is gone: no input arrives until `submit --resume`.
+    var inputInterrupted: Bool
     var finished: Int64
     var succeeded: Int64
     var failed: Int64
@@ -45,6 +47,7 @@ struct JobSummary: Encodable {
         case id, state, command, items, finished, succeeded, failed, pending
         case workingDirectory = "working_directory"
         case inputComplete = "input_complete"
+        case inputInterrupted = "input_interrupted"
         case createdAt = "created_at"
         case sealedAt = "sealed_at"
         case finishedAt = "finished_at"
@@ -62,6 +65,7 @@ struct JobSummary: Encodable {
         try container.encode(workingDirectory, forKey: .workingDirectory)
         try container.encode(items, forKey: .items)
         try container.encode(inputComplete, forKey: .inputComplete)
+        try container.encode(inputInterrupted, forKey: .inputInterrupted)
         try container.encode(finished, forKey: .finished)
         try container.encode(succeeded, forKey: .succeeded)
         try container.encode(failed, forKey: .failed)
@@ -101,6 +105,7 @@ struct JobSummary: Encodable {
         workingDirectory = job.spec.workingDirectory
         items = job.itemCount
         inputComplete = job.state != .open
+        inputInterrupted = job.inputInterrupted()
         finished = job.finishedCount
         succeeded = job.succeededCount
         failed = job.failedCount

@@ -10,7 +10,8 @@ struct ListCommand: AsyncParsableCommand {
             Examples:
               batch list
               batch list --json --limit 5
-              batch list --state running,failed
+              batch list --state running,halted
+              batch list --with-failures
 
             \(ExitStatus.helpText)
             """)
@@ -23,23 +24,29 @@ struct ListCommand: AsyncParsableCommand {
     @Option(help: "Show at most this many jobs.")
     var limit: Int = 20
 
-    @Option(help: "Only jobs in these states (comma-separated): open, sealed, complete, failed, cancelled; 'running' means open or sealed.")
+    @Option(help: "Only jobs in these states (comma-separated): open, sealed, complete, halted (stopped by --halt; also: failed), cancelled; 'running' means open or sealed.")
     var state: String?
 
-    var states: Set<JobState>? {
-        state.map { text in
-            Set(text.split(separator: ",").flatMap { word -> [JobState] in
-                word == "running" ? [.open, .sealed] : JobState(rawValue: String(word)).map { [$0] } ?? []
-            })
+    @Flag(name: .customLong("with-failures"), help: "Only jobs with at least one failed item, whatever their state.")
+    var withFailures = false
+
+    static func states(_ word: Substring) -> [JobState]? {
+        switch word {
+        case "running": [.open, .sealed]
+        case "halted": [.failed]
+        default: JobState(rawValue: String(word)).map { [$0] }
         }
+    }
+
+    var states: Set<JobState>? {
+        state.map { text in Set(text.split(separator: ",").flatMap { Self.states($0) ?? [] }) }
     }
 
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be positive, not \(limit)") }
         if let state {
-            for word in state.split(separator: ",", omittingEmptySubsequences: false)
-            where word != "running" && JobState(rawValue: String(word)) == nil {
-                throw ValidationError("--state takes open, sealed, complete, failed, cancelled or running, not '\(word)'")
+            for word in state.split(separator: ",", omittingEmptySubsequences: false) where Self.states(word) == nil {
+                throw ValidationError("--state takes open, sealed, complete, halted, cancelled or running, not '\(word)'")
             }
         }
     }
@@ -47,18 +54,20 @@ struct ListCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let db = try store.openStore()
-            let jobs = try db.jobsList(limit: limit, states: states)
+            var jobs = try db.jobsList(limit: withFailures ? Int.max : limit, states: states)
+            if withFailures { jobs = Array(jobs.lazy.filter { $0.failedCount > 0 }.prefix(limit)) }
             var out = OutputBuffer(fd: 1)
             if json {
                 for job in jobs { out.append(JSONLine.encode(JobSummary(job)) + "\n") }
             } else {
-                out.append("JOB     STATE      ITEMS   DONE  FAILED  COMMAND\n")
+                out.append("JOB     STATE        ITEMS   DONE  FAILED  COMMAND\n")
                 for job in jobs {
                     let items = job.state == .open ? "\(job.itemCount)+" : "\(job.itemCount)"
                     out.append(
-                        pad(job.id.description, 6) + "  " + pad(job.state.rawValue, 9) + " " + pad(items, 6, right: true)
+                        pad(job.id.description, 6) + "  " + pad(job.inputInterrupted() ? "interrupted" : job.state.rawValue, 11)
+                            + " " + pad(items, 6, right: true)
                             + " " + pad("\(job.finishedCount)", 6, right: true) + " " + pad("\(job.failedCount)", 7, right: true)
-                            + "  " + JobSummary.commandText(job.spec.command) + "\n")
+                            + "  " + Printable.text(JobSummary.commandText(job.spec.command)) + "\n")
                 }
             }
             out.flush()

@@ -43,8 +43,9 @@ struct GarbageCollectCommand: AsyncParsableCommand {
         abstract: "Remove jobs that ended long ago and give their space back.",
         discussion: """
             Removes every complete, failed or cancelled job that ended more than the given time ago, then \
-            compacts the database file (when no other process is using it at that moment; otherwise the \
-            space is reused by new jobs).
+            compacts the database file when no daemon serves it and no other process is using it at that \
+            moment (compacting rewrites the file and would stall a daemon); otherwise the space is reused \
+            by new jobs.
 
             Example:
               batch gc --older-than 7d
@@ -68,9 +69,17 @@ struct GarbageCollectCommand: AsyncParsableCommand {
             let db = try store.openStore()
             let cutoff = Date().addingTimeInterval(-(DurationText.seconds(olderThan) ?? 0))
             let removed = try db.jobsDeleteEnded(before: cutoff)
-            let compacted = try db.storageCompact()
-            StandardError.line(
-                "batch: removed \(removed.count) job(s)\(compacted ? "; database compacted" : "; the database is in use, so its free space will be reused rather than given back")")
+            // VACUUM rewrites the whole file under the write lock: a daemon
+            // serving the file would stall behind it for as long (its results
+            // and lease renewals wait), so it runs only when none is alive.
+            let host = ProcessIdentity.hostName
+            let now = Date()
+            let serving = try db.daemonsList().filter { $0.isAlive(seenFrom: host, now: now, heartbeatWithin: 10) }
+            let compacted = serving.isEmpty ? try db.storageCompact() : false
+            let why = serving.isEmpty
+                ? "the database is in use, so its free space will be reused rather than given back"
+                : "\(serving.count) daemon(s) serve the database, so it is not compacted (that would stall them); its free space is reused, or run 'batch gc' again after 'batch daemon stop'"
+            StandardError.line("batch: removed \(removed.count) job(s)\(compacted ? "; database compacted" : "; " + why)")
         }
     }
 }

@@ -44,9 +44,14 @@ struct StatusCommand: AsyncParsableCommand {
                 writeAll(1, Array((JSONLine.encode(s) + "\n").utf8))
                 return
             }
-            let total = s.inputComplete ? "\(s.items)" : "\(s.items) so far, input still arriving"
+            let total = s.inputComplete
+                ? "\(s.items)"
+                : s.inputInterrupted ? "\(s.items) so far, input interrupted" : "\(s.items) so far, input still arriving"
+            let interrupted = s.inputInterrupted
+                ? "\n  input:    interrupted: its submitter (pid \(found.submitter?.pid ?? 0)) is gone; 'batch submit --resume \(s.id) < INPUT' stores the rest, 'batch cancel \(s.id)' ends the job"
+                : ""
             let text = """
-                job \(s.id): \(s.state)
+                job \(s.id): \(s.inputInterrupted ? "open, input interrupted" : s.state)\(interrupted)
                   command:  \(JobSummary.commandText(s.command))
                   in:       \(s.workingDirectory)
                   items:    \(total)

@@ -51,6 +51,7 @@ struct SubmitCommand: AsyncParsableCommand {
             guard job.state == .open else {
                 throw CLIError(.jobState, "job \(id) is \(job.state.rawValue): its input is already complete, nothing to resume")
             }
+            try db.jobSubmitterRecordIfOpen(id, ProcessIdentity.current)
             return (id, job.itemCount, job.spec.nulSeparated ? 0 : 10, job.spec.stream)
         }
         let job = try db.jobCreate(submit.jobSpec(), now: Date())

@@ -97,6 +97,15 @@ struct Batchd: AsyncParsableCommand {
             throw ExitCode(74)
         }
         let leaseDuration = DurationText.seconds(lease)!
+        // Never more workers than the descriptor limit allows: past it every
+        // start fails (or traps, in stream mode).
+        let descriptorLimit = DescriptorBudget.raiseSoftLimit()
+        let allowed = DescriptorBudget.workersAllowed(limit: descriptorLimit, open: DescriptorBudget.openCount())
+        var workers = self.workers
+        if workers > allowed {
+            logger.warning("--workers \(workers) needs more file descriptors than the limit of \(descriptorLimit) allows (ulimit -n): running \(allowed) worker(s)")
+            workers = allowed
+        }
         let identity = ProcessIdentity.current
         let now = Date()
         let record = DaemonRecord(
