@@ -166,3 +166,66 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd {
+    /// The smaller defects of issues 9 and 19, each through the real binaries.
+    @Suite struct SmallerDefects {
+        @Test func aDeletedWorkingDirectoryIsNamedNotBlamedOnTheCommand() throws {
+            let env = BatchEnvironment()
+            let folder = env.directory.file("gone")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let submit = try TestProcess(Binaries.batch, ["submit", "--", "pwd"], environment: env.environment, directory: folder)
+            submit.write("1\n")
+            submit.closeInput()
+            #expect(submit.wait() == 0)
+            try FileManager.default.removeItem(atPath: folder)
+            try env.startDaemon(["--workers", "1"])
+            let id = try #require(try env.store().jobsList(limit: 1).first?.id)
+            let wait = try env.batch(["wait", id.description])
+            #expect(wait.status == 1)
+            #expect(wait.err.contains("the working directory \(folder) no longer exists"), "\(wait.err)")
+        }
+
+        @Test func aNewlineInTheCommandNameStaysOnOneLine() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "1"])
+            let run = try env.batch(["run", "--", "ec\nho"], input: "1\n")
+            #expect(run.status == 1)
+            #expect(run.err.split(separator: "\n").count == 2, "one line for the item, one for the job: \(run.err)")
+            #expect(run.err.contains("command not found: ec\\nho"), "\(run.err)")
+            let list = try env.batch(["list"]).out.split(separator: "\n")
+            #expect(list.count == 2, "a header and one row: \(list)")
+        }
+
+        @Test func aTimeoutThatNeededSIGKILLRecordsSIGKILL() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "1"])
+            let run = try env.batch(["run", "--json", "--timeout", "500ms", "--", "sh", "-c", "trap '' TERM; sleep 30", "_"], input: "1\n")
+            #expect(run.status == 1)
+            let record = try #require(Failures.jsonLines(run.out).first)
+            #expect(record["signal"] as? Int == Int(SIGKILL), "\(run.out)")
+        }
+
+        @Test func gcDoesNotCompactUnderALiveDaemon() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "1"])
+            _ = try env.batch(["run", "--", "echo"], input: "1\n")
+            let gc = try env.batch(["gc", "--older-than", "0"])
+            #expect(gc.status == 0)
+            #expect(gc.err.contains("removed 1 job"), "\(gc.err)")
+            #expect(gc.err.contains("not compacted"), "\(gc.err)")
+        }
+
+        @Test func listFindsJobsWithFailuresAndHaltedOnes() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "1"])
+            _ = try env.batch(["run", "--", "sh", "-c", "exit $1", "_"], input: "0\n1\n")
+            _ = try env.batch(["run", "--", "echo"], input: "1\n")
+            _ = try env.batch(["run", "--halt", "now,fail=1", "--", "false"], input: "1\n2\n")
+            let withFailures = Failures.jsonLines(try env.batch(["list", "--json", "--with-failures"]).out).map { $0["id"] as? Int }
+            #expect(withFailures == [3, 1])
+            let halted = Failures.jsonLines(try env.batch(["list", "--json", "--state", "halted"]).out).map { $0["id"] as? Int }
+            #expect(halted == [3])
+        }
+    }
+}

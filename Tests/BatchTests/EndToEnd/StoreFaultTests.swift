@@ -47,5 +47,55 @@ extension EndToEnd {
             #expect(results.map(\.line) == Array(1...200))
             #expect(results.allSatisfy { String(decoding: $0.outcome.output, as: UTF8.self).hasSuffix(" \($0.line)\n") })
         }
+
+        /// A full disk (a small tmpfs, as root): the fault is logged once and
+        /// its end once, when results are written again, not every second
+        /// while heartbeats fit in the space a checkpoint freed (issue 19).
+        @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+        func aFullDiskIsLoggedOnceUntilResultsAreWrittenAgain() throws {
+            let env = BatchEnvironment()
+            let mountPoint = env.directory.file("small")
+            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+            func mount(_ arguments: [String]) throws -> Int32 {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/mount")
+                process.arguments = arguments
+                try process.run()
+                process.waitUntilExit()
+                return process.terminationStatus
+            }
+            try #require(try mount(["-t", "tmpfs", "-o", "size=30m", "tmpfs", mountPoint]) == 0, "tmpfs could not be mounted")
+            defer {
+                let unmount = Process()
+                unmount.executableURL = URL(fileURLWithPath: "/bin/umount")
+                unmount.arguments = ["-l", mountPoint]
+                try? unmount.run()
+                unmount.waitUntilExit()
+            }
+            var environment = env.environment
+            let path = mountPoint + "/b.db"
+            environment["BATCH_DB"] = path
+            let submit = try env.start(["submit", "--db", path, "--", "sh", "-c", "head -c 100000 /dev/urandom | base64 -w0; echo", "_"],
+                                       input: (1...400).map { "\($0)\n" }.joined(), environment: environment)
+            #expect(submit.wait(timeout: 30) == 0, "\(submit.stderrText)")
+            let daemon = try TestProcess(Binaries.batchd, ["--db", path, "--workers", "2"], environment: environment)
+            daemon.closeInput()
+            defer { daemon.signal(SIGKILL); daemon.wait(timeout: 10) }
+            try #require(TestProcess.eventually(timeout: 60) { daemon.stderrText.contains("store fault") }, "\(daemon.stderrText)")
+            usleep(3_000_000)
+            #expect(daemon.isRunning)
+            #expect(daemon.stderrText.components(separatedBy: "store fault").count - 1 == 1, "\(daemon.stderrText)")
+            #expect(!daemon.stderrText.contains("succeed again"), "nothing was written: \(daemon.stderrText)")
+            try #require(try mount(["-o", "remount,size=300m", mountPoint]) == 0)
+            let store = try SQLiteStore(path: path)
+            let id = try #require(try store.jobsList(limit: 1).first?.id)
+            var job: Job?
+            _ = TestProcess.eventually(timeout: 120) {
+                job = try? store.jobFetch(id)
+                return job?.state == .complete
+            }
+            #expect(job?.state == .complete && job?.finishedCount == 400)
+            #expect(TestProcess.eventually(timeout: 10) { daemon.stderrText.contains("store writes succeed again") })
+        }
     }
 }
