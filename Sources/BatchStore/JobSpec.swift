@@ -9,8 +9,15 @@ public struct JobSpec: Sendable, Hashable {
     /// The command and its arguments. Each `{}` in an argument is replaced by
     /// the item; with no `{}` anywhere the item is appended as the last
     /// argument.
+    /// (As text for display: bytes that are not UTF-8 are replaced here;
+    /// `argumentBytes` has them exactly.)
     public var command: [String]
     public var workingDirectory: String
+    /// The command's arguments exactly as given, bytes that are not UTF-8
+    /// included (a Latin-1 file name): what runs.
+    public var argumentBytes: [[UInt8]]
+    /// The working directory exactly, as bytes: where it runs.
+    public var workingDirectoryBytes: [UInt8]
     /// `NAME=value` entries, as bytes (the environment need not be UTF-8).
     public var environment: [Data]
     public var chunkSize: ChunkSizePolicy
@@ -52,11 +59,15 @@ public struct JobSpec: Sendable, Hashable {
         timeout: ItemTimeout? = nil,
         maxOutput: Int = JobSpec.defaultMaxOutput,
         halt: HaltPolicy? = nil,
-        stream: Bool = false
+        stream: Bool = false,
+        argumentBytes: [[UInt8]]? = nil,
+        workingDirectoryBytes: [UInt8]? = nil
     ) {
         self.stream = stream
         self.command = command
         self.workingDirectory = workingDirectory
+        self.argumentBytes = argumentBytes ?? command.map { Array($0.utf8) }
+        self.workingDirectoryBytes = workingDirectoryBytes ?? Array(workingDirectory.utf8)
         self.environment = environment
         self.chunkSize = chunkSize
         self.nulSeparated = nulSeparated

@@ -7,7 +7,7 @@ extension SQLiteStore {
         id, command, working_directory, environment, chunk_size, nul_separated, stream, retries, retry_delay,
         timeout_seconds, timeout_percent, max_output, halt_when, halt_fail_count, halt_fail_percent, halt_reason,
         state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at, owner_uid,
-        submitter_host, submitter_pid, submitter_start
+        submitter_host, submitter_pid, submitter_start, command_bytes, working_directory_bytes
         """
 
     static func job(from row: Row) throws -> Job {
@@ -31,6 +31,9 @@ extension SQLiteStore {
                 halt = HaltPolicy(when: when, threshold: .percent(percent))
             }
         }
+        let commandBytes = (row["command_bytes"] as Data?).map {
+            $0.split(separator: 0, omittingEmptySubsequences: false).map { Array($0) }
+        }
         let spec = JobSpec(
             command: command,
             workingDirectory: row["working_directory"],
@@ -42,7 +45,9 @@ extension SQLiteStore {
             timeout: timeout,
             maxOutput: row["max_output"],
             halt: halt,
-            stream: row["stream"])
+            stream: row["stream"],
+            argumentBytes: commandBytes,
+            workingDirectoryBytes: (row["working_directory_bytes"] as Data?).map { Array($0) })
         return Job(
             id: JobID(row["id"]),
             spec: spec,
@@ -98,13 +103,15 @@ extension SQLiteStore {
                     INSERT INTO job (command, working_directory, environment, chunk_size, nul_separated, stream,
                                      retries, retry_delay, timeout_seconds, timeout_percent, max_output, halt_when,
                                      halt_fail_count, halt_fail_percent, state, created_at, owner_uid,
-                                     submitter_host, submitter_pid, submitter_start)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)
+                                     submitter_host, submitter_pid, submitter_start, command_bytes,
+                                     working_directory_bytes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [command, spec.workingDirectory, environment, spec.chunkSize.storedValue,
                             spec.nulSeparated, spec.stream, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
                             spec.maxOutput, spec.halt?.when.rawValue, haltCount, haltPercent,
-                            now.timeIntervalSince1970, Int64(getuid()), submitter.host, submitter.pid, submitter.start])
+                            now.timeIntervalSince1970, Int64(getuid()), submitter.host, submitter.pid, submitter.start,
+                            Data(spec.argumentBytes.joined(separator: [0])), Data(spec.workingDirectoryBytes)])
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))
         }
     }

@@ -133,6 +133,16 @@ extension SQLiteStore {
             // the job owner's uid before it says none serves the job.
             try db.execute(sql: "ALTER TABLE daemon ADD COLUMN uid INTEGER CHECK (uid >= 0)")
         }
+        migrator.registerMigration("v4: command and working directory as bytes") { db in
+            // Text columns turned bytes that are not UTF-8 into U+FFFD, so the
+            // command ran with other arguments or in another folder (issue 19).
+            // Arguments are NUL-separated (an argument cannot hold a NUL). NULL
+            // for jobs stored before: their text is what they have.
+            try db.execute(sql: """
+                ALTER TABLE job ADD COLUMN command_bytes BLOB;
+                ALTER TABLE job ADD COLUMN working_directory_bytes BLOB;
+                """)
+        }
         return migrator
     }
 

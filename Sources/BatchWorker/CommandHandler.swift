@@ -62,7 +62,7 @@ public struct CommandHandler: BlockingItemHandler {
         let process = SpawnedProcess(
             path: path, argv: argv.map { $0 + [0] },
             environment: prepared.environment + CommandMarker.entries(job: job.id, line: item.line, run: run),
-            workingDirectory: job.spec.workingDirectory, maxOutput: outputLimit,
+            workingDirectory: job.spec.workingDirectoryBytes, maxOutput: outputLimit,
             errorTail: errorTail, killGrace: killGrace)
         let result: SpawnedProcess.Result
         do {
@@ -73,13 +73,13 @@ public struct CommandHandler: BlockingItemHandler {
             return .resourceFault("\(error) (\(Printable.errnoName(error.errno)))")
         } catch let error as SpawnedProcess.SpawnError where error.errno == ENOENT || error.errno == ENOTDIR {
             // posix_spawn reports a missing working directory like a missing program.
-            var info = stat()
-            if stat(job.spec.workingDirectory, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
-                return .finished(failure(126, "the working directory \(Printable.text(Array(job.spec.workingDirectory.utf8))) no longer exists"))
+            let folder = job.spec.workingDirectoryBytes
+            if !ExecutableLocator.exists(folder + Array("/.".utf8)) {
+                return .finished(failure(126, "the working directory \(Printable.text(folder)) no longer exists"))
             }
-            return .finished(failure(126, "cannot run \(path): \(error)"))
+            return .finished(failure(126, "cannot run \(Printable.text(path)): \(error)"))
         } catch {
-            return .finished(failure(126, "cannot run \(path): \(error)"))
+            return .finished(failure(126, "cannot run \(Printable.text(path)): \(error)"))
         }
         if result.stopped || result.timedOut || result.outputExceeded {
             // The group is dead; what left it (setsid) is found by its marker.

@@ -19,9 +19,14 @@ public struct CommandLineBuilder: Sendable {
     static let shells: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "busybox"]
 
     public init(command: [String]) {
-        arguments = command.map { Array($0.utf8) }
+        self.init(arguments: command.map { Array($0.utf8) })
+    }
+
+    /// The command as bytes, exactly as it was given.
+    public init(arguments: [[UInt8]]) {
+        self.arguments = arguments
         hasPlaceholder = arguments.contains { $0.firstRange(of: Self.placeholder) != nil }
-        scriptIndex = Self.shellScriptIndex(command)
+        scriptIndex = Self.shellScriptIndex(arguments.map { String(decoding: $0, as: UTF8.self) })
     }
 
     /// Where the script of `SHELL [options] -c SCRIPT` is: the argument after

@@ -8,7 +8,7 @@ import Synchronization
 final class PreparedCommands: Sendable {
     struct Prepared: Sendable {
         var builder: CommandLineBuilder
-        var executable: String?
+        var executable: [UInt8]?
         var environment: [[UInt8]]
     }
 
@@ -18,9 +18,9 @@ final class PreparedCommands: Sendable {
         if let prepared = cache.withLock({ $0[job.id] }) { return prepared }
         let spec = job.spec
         let prepared = Prepared(
-            builder: CommandLineBuilder(command: spec.command),
-            executable: spec.command.first.flatMap {
-                ExecutableLocator.locate(Array($0.utf8), workingDirectory: spec.workingDirectory, environment: spec.environment)
+            builder: CommandLineBuilder(arguments: spec.argumentBytes),
+            executable: spec.argumentBytes.first.flatMap {
+                ExecutableLocator.locate($0, workingDirectory: spec.workingDirectoryBytes, environment: spec.environment)
             },
             // Marker entries come per run (`CommandMarker`); ones inherited from
             // a submitter that itself ran under batch are dropped.

@@ -58,12 +58,14 @@ struct SpawnedProcess {
         var description: String { String(cString: strerror(errno)) }
     }
 
-    var path: String
+    /// The program's path, as bytes.
+    var path: [UInt8]
     /// Argument vector, each NUL-terminated, program name first.
     var argv: [[UInt8]]
     /// `NAME=value` entries, each NUL-terminated.
     var environment: [[UInt8]]
-    var workingDirectory: String
+    /// As bytes: a folder whose name is not UTF-8 is entered as it is.
+    var workingDirectory: [UInt8]
     var maxOutput: Int
     var errorTail: Int
     var killGrace: Duration
@@ -91,7 +93,9 @@ struct SpawnedProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        _ = workingDirectory.withCString { spawnFileActionsAddChdir(&actions, $0) }
+        _ = (workingDirectory + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { spawnFileActionsAddChdir(&actions, $0.baseAddress!) }
+        }
         _ = spawnFileActionsAddClosefrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
@@ -110,7 +114,9 @@ struct SpawnedProcess {
         var pid: pid_t = 0
         let status = withCStrings(argv) { argvPointers in
             withCStrings(environment) { environmentPointers in
-                posix_spawn(&pid, path, &actions, &attributes, argvPointers, environmentPointers)
+                withCStrings([path + [0]]) { pathPointers in
+                    posix_spawn(&pid, pathPointers[0]!, &actions, &attributes, argvPointers, environmentPointers)
+                }
             }
         }
         close(outPipe[1])

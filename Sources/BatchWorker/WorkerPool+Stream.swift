@@ -81,6 +81,14 @@ extension WorkerPool {
         }
     }
 
+    /// A path from its bytes, exactly (not through a String, which would
+    /// replace bytes that are not UTF-8).
+    static func filePath(_ bytes: [UInt8]) -> FilePath {
+        (bytes + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { FilePath(platformString: $0.baseAddress!) }
+        }
+    }
+
     private func claimSameJob(_ job: JobID) -> ChunkLease? {
         let lease = try? store.chunkClaim(
             owner: configuration.owner, now: Date(), leaseDuration: configuration.leaseDuration, job: job,
@@ -97,11 +105,12 @@ extension WorkerPool {
     private func runStreamProcess(_ first: ChunkLease, carried: [WorkItem]?, attempts: [Int64: Int]) async -> StreamEnd {
         let spec = first.job.spec
         let separator: UInt8 = spec.nulSeparated ? 0 : 10
-        guard let program = spec.command.first.map({ Array($0.utf8) }),
-              let path = ExecutableLocator.locate(program, workingDirectory: spec.workingDirectory, environment: spec.environment)
+        guard let program = spec.argumentBytes.first,
+              let path = ExecutableLocator.locate(program, workingDirectory: spec.workingDirectoryBytes, environment: spec.environment)
         else {
             guard let unanswered = carried ?? pendingItems(first) else { return .stopped(first) }
-            return .died(first, unanswered: unanswered, reason: "could not start (command not found: \(spec.command.first ?? ""))", errorTail: Data())
+            let name = Printable.text(spec.argumentBytes.first ?? [])
+            return .died(first, unanswered: unanswered, reason: "could not start (command not found: \(name))", errorTail: Data())
         }
         // swift-subprocess traps (a fatal error, not a thrown one) when it runs
         // out of descriptors half-way through setting up a process: start one
@@ -113,14 +122,26 @@ extension WorkerPool {
         var options = PlatformOptions()
         options.processGroupID = 0
         options.teardownSequence = [.send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(500))]
-        let configuration = Configuration(
-            executable: .path(FilePath(path)),
-            arguments: Arguments(executablePathOverride: program + [0], remainingValues: spec.command.dropFirst().map { Array($0.utf8) + [0] }),
-            environment: .custom(
-                spec.environment.map { Array($0) + [0] }.filter { !CommandMarker.isMarker($0) }
-                    + CommandMarker.entries(job: first.job.id, line: nil)),
-            workingDirectory: FilePath(spec.workingDirectory),
-            platformOptions: options)
+        let environment = Environment.custom(
+            spec.environment.map { Array($0) + [0] }.filter { !CommandMarker.isMarker($0) }
+                + CommandMarker.entries(job: first.job.id, line: nil))
+        let configuration: Configuration
+        if String(validating: spec.workingDirectoryBytes, as: UTF8.self) != nil {
+            configuration = Configuration(
+                executable: .path(Self.filePath(path)),
+                arguments: Arguments(executablePathOverride: program + [0], remainingValues: spec.argumentBytes.dropFirst().map { $0 + [0] }),
+                environment: environment, workingDirectory: Self.filePath(spec.workingDirectoryBytes), platformOptions: options)
+        } else {
+            // swift-subprocess enters the working directory through a String, which
+            // would replace its bytes that are not UTF-8: coreutils' `env -C` enters
+            // it exactly, then runs the command.
+            configuration = Configuration(
+                executable: .path(FilePath("/usr/bin/env")),
+                arguments: Arguments(
+                    [Array("-C".utf8) + [0], spec.workingDirectoryBytes + [0], Array("--".utf8) + [0], path + [0]]
+                        + spec.argumentBytes.dropFirst().map { $0 + [0] }),
+                environment: environment, workingDirectory: nil, platformOptions: options)
+        }
         let watch = StreamWatch(lease: first)
         let timeoutSeconds = timeout(for: first.job)
         let medianAnswer = medians.median(for: first.job.id)

@@ -101,8 +101,10 @@ struct JobSummary: Encodable {
         format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         id = job.id.rawValue
         state = job.state.rawValue
-        command = job.spec.command
-        workingDirectory = job.spec.workingDirectory
+        // Exact where the bytes are UTF-8, escaped (\xff) where they are not.
+        command = job.spec.argumentBytes.map { String(validating: $0, as: UTF8.self) ?? Printable.text($0) }
+        workingDirectory = String(validating: job.spec.workingDirectoryBytes, as: UTF8.self)
+            ?? Printable.text(job.spec.workingDirectoryBytes)
         items = job.itemCount
         inputComplete = job.state != .open
         inputInterrupted = job.inputInterrupted()

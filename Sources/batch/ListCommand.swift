@@ -67,7 +67,7 @@ struct ListCommand: AsyncParsableCommand {
                         pad(job.id.description, 6) + "  " + pad(job.inputInterrupted() ? "interrupted" : job.state.rawValue, 11)
                             + " " + pad(items, 6, right: true)
                             + " " + pad("\(job.finishedCount)", 6, right: true) + " " + pad("\(job.failedCount)", 7, right: true)
-                            + "  " + Printable.text(JobSummary.commandText(job.spec.command)) + "\n")
+                            + "  " + Printable.text(JobSummary.commandText(JobSummary(job).command)) + "\n")
                 }
             }
             out.flush()

@@ -109,10 +109,32 @@ struct SubmitOptions: ParsableArguments {
         return entries
     }
 
+    /// The command's arguments as this process got them, bytes that are not
+    /// UTF-8 included: the argument parser only sees them as Strings, where
+    /// such bytes are already replaced. They are the last arguments of argv.
+    func commandBytes() -> [[UInt8]] {
+        let raw = (0..<Int(CommandLine.argc)).map { index -> [UInt8] in
+            guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
+            return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+        }
+        let tail = Array(raw.suffix(commandLine.count))
+        // Only when they are the same arguments (as the parser decoded them).
+        guard tail.map({ String(decoding: $0, as: UTF8.self) }) == commandLine else { return commandLine.map { Array($0.utf8) } }
+        return tail
+    }
+
+    /// The working directory, exactly, as bytes.
+    static func workingDirectoryBytes() -> [UInt8]? {
+        guard let pointer = getcwd(nil, 0) else { return nil }
+        defer { free(pointer) }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+    }
+
     func jobSpec() -> JobSpec {
-        JobSpec(
+        let folder = Self.workingDirectoryBytes()
+        return JobSpec(
             command: commandLine,
-            workingDirectory: FileManager.default.currentDirectoryPath,
+            workingDirectory: folder.map { String(decoding: $0, as: UTF8.self) } ?? FileManager.default.currentDirectoryPath,
             environment: Self.currentEnvironment(),
             chunkSize: chunkSizePolicy,
             nulSeparated: null,
@@ -121,6 +143,8 @@ struct SubmitOptions: ParsableArguments {
             timeout: timeout.flatMap(ItemTimeout.init(parsing:)),
             maxOutput: Self.parseSize(maxOutput) ?? JobSpec.defaultMaxOutput,
             halt: halt.flatMap(HaltPolicy.init(parsing:)),
-            stream: stream)
+            stream: stream,
+            argumentBytes: commandBytes(),
+            workingDirectoryBytes: folder)
     }
 }

@@ -229,3 +229,33 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd {
+    /// Arguments and working directories that are not UTF-8 (a Latin-1 file
+    /// name) run exactly as given, per item and in stream mode (issue 19).
+    @Suite struct ExactBytes {
+        @Test func latin1ArgumentsAndWorkingDirectoryRunAsGiven() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "1"])
+            // A shell makes the bytes: Foundation passes arguments as Strings.
+            let script = """
+                dir="$(printf '%s/caf\\351' "$1")"; mkdir -p "$dir" && cd "$dir" || exit 9
+                echo 1 | "$2" run -- printf "$(printf '\\377\\376%%s\\n')" > "$3/printf.out" || exit 1
+                echo 1 | "$2" run -- pwd > "$3/pwd.out" || exit 2
+                echo 1 | "$2" run --stream -- sh -c 'while read x; do pwd; done' > "$3/stream.out" || exit 3
+                "$2" status 2 > "$3/status.out"
+                """
+            let shell = try TestProcess(
+                URL(fileURLWithPath: "/bin/sh"), ["-c", script, "_", env.directory.path, Binaries.batch.path, env.directory.path],
+                environment: env.environment)
+            shell.closeInput()
+            #expect(shell.wait(timeout: 60) == 0, "\(shell.stderrText)")
+            let folder = Data(env.directory.path.utf8) + Data([0x2F, 0x63, 0x61, 0x66, 0xE9])
+            #expect(FileManager.default.contents(atPath: env.directory.file("printf.out")) == Data([0xFF, 0xFE, 0x31]), "the format lost its newline to $(...)")
+            #expect(FileManager.default.contents(atPath: env.directory.file("pwd.out")) == folder + Data([0x0A]))
+            #expect(FileManager.default.contents(atPath: env.directory.file("stream.out")) == folder + Data([0x0A]))
+            let status = String(decoding: FileManager.default.contents(atPath: env.directory.file("status.out")) ?? Data(), as: UTF8.self)
+            #expect(status.contains("caf\\xe9"), "shown escaped: \(status)")
+        }
+    }
+}
