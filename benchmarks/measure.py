@@ -51,14 +51,19 @@ def pool_imap(count, workers):
     print(f"{time.monotonic() - start:.3f}")
 
 
-def peak_of(pid):
-    """Peak resident memory of a running process, in KiB."""
+def status_field(pid, field):
+    """A memory figure of a running process from /proc/PID/status, in KiB."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 print(line.split()[1])
                 return
     print(0)
+
+
+def peak_of(pid):
+    """Peak resident memory of a running process, in KiB."""
+    status_field(pid, "VmHWM")
 
 
 if __name__ == "__main__":
@@ -72,3 +77,5 @@ if __name__ == "__main__":
         pool_imap(int(sys.argv[2]), int(sys.argv[3]))
     elif command == "peak":
         peak_of(int(sys.argv[2]))
+    elif command == "rss":
+        status_field(int(sys.argv[2]), "VmRSS")

@@ -144,15 +144,24 @@ extension SQLiteStore {
         sqlite3_bind_text(raw, 4, outcome.status.rawValue, -1, transient)
         if let exit = outcome.exitStatus { sqlite3_bind_int64(raw, 5, Int64(exit)) }
         if let signal = outcome.signal { sqlite3_bind_int64(raw, 6, Int64(signal)) }
-        _ = outcome.output.withUnsafeBytes { sqlite3_bind_blob(raw, 7, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), transient) }
-        let errorOutput = outcome.status == .failed ? outcome.errorOutput : Data()
-        _ = errorOutput.withUnsafeBytes { sqlite3_bind_blob(raw, 8, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), transient) }
         if let reason = outcome.reason { sqlite3_bind_text(raw, 9, reason, -1, transient) }
         sqlite3_bind_int64(raw, 10, Int64(attempts))
         sqlite3_bind_double(raw, 11, outcome.startedAt.timeIntervalSince1970)
         sqlite3_bind_double(raw, 12, outcome.finishedAt.timeIntervalSince1970)
-        let code = sqlite3_step(raw)
-        sqlite3_reset(raw)
+        let errorOutput = outcome.status == .failed ? outcome.errorOutput : Data()
+        // The outputs are bound without a copy (SQLITE_STATIC): their bytes stay
+        // valid until the statement is reset, inside these closures. A copy of
+        // each output (megabytes, at times) was a third of the daemon's peak.
+        let code = outcome.output.withUnsafeBytes { output in
+            errorOutput.withUnsafeBytes { errors in
+                sqlite3_bind_blob(raw, 7, output.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(output.count), nil)
+                sqlite3_bind_blob(raw, 8, errors.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(errors.count), nil)
+                let code = sqlite3_step(raw)
+                sqlite3_reset(raw)
+                sqlite3_clear_bindings(raw)
+                return code
+            }
+        }
         guard code == SQLITE_DONE else {
             throw Self.stepFailure(code, db)
         }

@@ -7,6 +7,10 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 
+// glibc's mallopt: <malloc.h> is not part of the Glibc module.
+@_silgen_name("mallopt")
+private func mallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
 /// The daemon: serves one database with a pool of workers until SIGTERM or
 /// SIGINT, then shuts down gracefully (see `WorkerPool`).
 @main
@@ -80,6 +84,12 @@ struct Batchd: AsyncParsableCommand {
         // must be an error to handle, not a signal that kills the daemon.
         // (Commands get default signal handling back: Subprocess resets it.)
         signal(SIGPIPE, SIG_IGN)
+        // Large outputs (megabytes per item) are allocated and freed all day:
+        // with glibc's default the mmap threshold climbs to the largest block
+        // freed, after which such buffers come from the heap and their memory
+        // is never given back (290 MB idle after 15 MB outputs). A fixed
+        // threshold keeps them mmapped, returned to the system when freed.
+        _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 10)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
