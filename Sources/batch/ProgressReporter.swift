@@ -35,13 +35,15 @@ struct ProgressReporter {
     func run() async {
         guard mode != .off else { return }
         let interval: Duration = mode == .terminal ? .milliseconds(250) : .seconds(2)
-        var rate: Double = 0
+        var rate: Double?
         var rateReadAt = Date.distantPast
         defer { StatusLine.clear() }
         while !Task.isCancelled {
             if let current = try? store.jobFetch(job) {
                 let now = Date()
-                if now.timeIntervalSince(rateReadAt) >= 1 {
+                // Read once a second, and not before the first item finished: a
+                // rate read before then would show 0.0/s beside items done.
+                if current.finishedCount > 0, now.timeIntervalSince(rateReadAt) >= 1 {
                     rate = (try? store.finishRate(of: current, now: now)) ?? rate
                     rateReadAt = now
                 }
@@ -52,13 +54,14 @@ struct ProgressReporter {
         }
     }
 
-    static func describe(_ job: Job, rate: Double, now: Date) -> String {
+    /// The progress line; a dash stands for a rate not measured yet.
+    static func describe(_ job: Job, rate: Double?, now: Date) -> String {
         let total = job.state == .open ? "\(job.itemCount) so far" : "\(job.itemCount)"
         var text = "batch: job \(job.id): \(job.finishedCount)/\(total) done"
         if job.failedCount > 0 { text += ", \(job.failedCount) failed" }
-        text += String(format: ", %.1f/s", rate)
+        text += rate.map { String(format: ", %.1f/s", $0) } ?? ", -/s"
         text += ", " + clock(now.timeIntervalSince(job.createdAt)) + " elapsed"
-        if job.state == .sealed, rate > 0 { text += ", ETA " + clock(Double(job.pendingCount) / rate) }
+        if job.state == .sealed, let rate, rate > 0 { text += ", ETA " + clock(Double(job.pendingCount) / rate) }
         return text
     }
 

@@ -31,6 +31,10 @@ struct RunCommand: AsyncParsableCommand {
             // The input first: a job is never created for an input that cannot be read.
             let (fd, name) = try submit.openInput()
             let db = try store.openStore()
+            if isatty(fd) == 1 {
+                // Otherwise a terminal just waits, showing "0/0 so far".
+                StandardError.line("batch: reading items from the terminal, one per line, until Ctrl-D")
+            }
             let job = try db.jobCreate(submit.jobSpec(), now: Date())
             Interruption.install(.cancelRun(store: db, job: job.id))
             try store.ensureDaemon(db)

@@ -34,6 +34,10 @@ struct SubmitCommand: AsyncParsableCommand {
             // The input first: a job is never created for an input that cannot be read.
             let (fd, name) = try submit.openInput()
             let db = try store.openStore()
+            if isatty(fd) == 1 {
+                // Otherwise a terminal just waits, showing "0/0 so far".
+                StandardError.line("batch: reading items from the terminal, one per line, until Ctrl-D")
+            }
             let (jobID, alreadyStored, separator, stream) = try prepareJob(db)
             if resume == nil { writeAll(1, Array("\(jobID)\n".utf8)) }
             try store.ensureDaemon(db)

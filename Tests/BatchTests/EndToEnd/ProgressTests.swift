@@ -21,8 +21,25 @@ extension EndToEnd {
             #expect(screen.contains("/4 done"))
             // Every output line is whole (the progress line is erased before it), and the screen ends clean.
             for n in 1...4 { #expect(screen.contains(erase + "out-\(n)\r\n") || screen.contains("\nout-\(n)\r\n"), "\(screen.debugDescription)") }
+            // A rate is shown once measured, never as 0.0/s beside items done (issue 19).
+            for n in 1...4 { #expect(!screen.contains("\(n)/4 done, 0.0/s"), "\(screen.debugDescription)") }
             let tail = screen.components(separatedBy: "out-4").last ?? ""
             #expect(!tail.contains("batch: job"), "no progress line is left after the last output: \(tail.debugDescription)")
+        }
+
+        /// Items typed at a terminal: say so, rather than wait showing "0/0 so far".
+        @Test func itemsReadFromATerminalAreAnnounced() throws {
+            let env = BatchEnvironment()
+            let terminal = try TestProcess(
+                URL(fileURLWithPath: "/usr/bin/script"), ["-qec", "'\(Binaries.batch.path)' submit -- echo", "/dev/null"],
+                environment: env.environment)
+            #expect(TestProcess.eventually(timeout: 30) { terminal.stdoutText.contains("reading items from the terminal") },
+                    "\(terminal.stdoutText.debugDescription)")
+            terminal.write("a\n")
+            usleep(200_000)
+            terminal.write("\u{04}")
+            #expect(terminal.wait(timeout: 30) == 0, "\(terminal.stdoutText.debugDescription)")
+            #expect(try env.store().jobsList(limit: 1).first?.itemCount == 1)
         }
 
         @Test func silentWhenNotATerminalUnlessAsked() throws {
