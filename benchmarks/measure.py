@@ -66,6 +66,17 @@ def peak_of(pid):
     status_field(pid, "VmHWM")
 
 
+def cpu_of(pid, seconds):
+    """CPU time (user + system) a running process uses over the next `seconds`, in ms."""
+    def ticks():
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    start = ticks()
+    time.sleep(seconds)
+    print(round((ticks() - start) * 1000 / os.sysconf("SC_CLK_TCK")))
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "run":
@@ -77,5 +88,7 @@ if __name__ == "__main__":
         pool_imap(int(sys.argv[2]), int(sys.argv[3]))
     elif command == "peak":
         peak_of(int(sys.argv[2]))
+    elif command == "cpu":
+        cpu_of(int(sys.argv[2]), float(sys.argv[3]))
     elif command == "rss":
         status_field(int(sys.argv[2]), "VmRSS")

@@ -76,6 +76,11 @@ public protocol BatchStore: Sendable {
     /// needs it (a daemon calls it when it becomes idle).
     func storageTruncateLog() throws
 
+    /// A value that changes whenever anyone commits to the store, read
+    /// without querying it (`nil` when the backend cannot tell): an idle
+    /// follower compares it instead of running its queries on every poll.
+    func storageVersion() -> StorageVersion?
+
     /// Whether the store is still the one at the location it was opened
     /// from: false once its file was deleted or moved away. A daemon whose
     /// store moved stops, rather than run work nobody can see.
@@ -196,4 +201,11 @@ extension BatchStore {
         try resultsRecordIfLeasesHeld(
             [ResultBatch(lease: lease, results: results, completesChunk: completesChunk)], now: now)[0]
     }
+}
+
+/// An opaque marker of a store's committed state (see `storageVersion()`):
+/// equal markers mean nothing was committed in between.
+public struct StorageVersion: Sendable, Hashable {
+    public var parts: [Int64]
+    public init(_ parts: [Int64]) { self.parts = parts }
 }

@@ -54,6 +54,9 @@ public struct ResultStream: Sendable {
             try await Task.sleep(for: .seconds(pollInterval.lowerBound))
         }
         while true {
+            // Read before the queries: a commit after this point changes it, so a
+            // wait for a change below can never miss one.
+            let before = store.storageVersion()
             // While results flow, read only them; the job (a bigger read) only
             // when there are none, to know whether any will still come.
             let flowing = try fetchPage(contiguous: contiguous)
@@ -72,8 +75,14 @@ public struct ResultStream: Sendable {
                 finalJob = job
                 return nil
             }
-            try await Task.sleep(for: .seconds(delay))
-            delay = min(delay * 2, pollInterval.upperBound)
+            // Nothing new: wait until something is committed (a `stat` per poll,
+            // not two queries: a few hundred waiting followers used to starve the
+            // daemon). A draining job is read each time: its end is a chunk's.
+            let seen = job.isDraining ? nil : before
+            repeat {
+                try await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, pollInterval.upperBound)
+            } while seen != nil && store.storageVersion() == seen
         }
     }
 

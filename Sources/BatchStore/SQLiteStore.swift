@@ -61,6 +61,17 @@ public final class SQLiteStore: BatchStore {
         }
     }
 
+    /// The WAL file's size and modification time: every commit appends to
+    /// the WAL (and a checkpoint that restarts it writes it too), so they
+    /// change whenever anyone commits. One `stat`, no query.
+    public func storageVersion() -> StorageVersion? {
+        var info = stat()
+        guard stat(path + "-wal", &info) == 0 else { return nil }
+        return StorageVersion([
+            Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec), Int64(info.st_ino),
+        ])
+    }
+
     /// Whether `path` still names the file this store opened: false once the
     /// file was deleted, or moved and another put in its place (or none).
     public func storageStillAtLocation() -> Bool {
