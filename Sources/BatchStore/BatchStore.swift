@@ -24,6 +24,10 @@ public protocol BatchStore: Sendable {
     /// `.jobState` when the job is not open.
     func jobSubmitterRecordIfOpen(_ id: JobID, _ submitter: ProcessIdentity) throws
 
+    /// Records what a daemon warns about a job, for `status` (the last
+    /// warning replaces the one before).
+    func jobWarningRecord(_ id: JobID, _ warning: String, now: Date) throws
+
     /// The job, or `nil` when there is no such job.
     func jobFetch(_ id: JobID) throws -> Job?
 

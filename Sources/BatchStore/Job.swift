@@ -24,12 +24,18 @@ public struct Job: Sendable, Hashable, Identifiable {
     /// `submit --resume`): while the job is open, whether it is still alive
     /// tells an input that is still arriving from one that was interrupted.
     public var submitter: ProcessIdentity?
+    /// The last thing a daemon warned about this job (a stream process that
+    /// never answers), and when; cleared by `batch retry`.
+    public var warning: String?
+    public var warningAt: Date?
 
     public init(
         id: JobID, spec: JobSpec, state: JobState, itemCount: Int64, finishedCount: Int64,
         failedCount: Int64, createdAt: Date, sealedAt: Date?, finishedAt: Date?, haltReason: String? = nil,
-        ownerUID: UInt32? = nil, submitter: ProcessIdentity? = nil
+        ownerUID: UInt32? = nil, submitter: ProcessIdentity? = nil, warning: String? = nil, warningAt: Date? = nil
     ) {
+        self.warning = warning
+        self.warningAt = warningAt
         self.ownerUID = ownerUID
         self.submitter = submitter
         self.haltReason = haltReason

@@ -7,7 +7,7 @@ extension SQLiteStore {
         id, command, working_directory, environment, chunk_size, nul_separated, stream, retries, retry_delay,
         timeout_seconds, timeout_percent, max_output, halt_when, halt_fail_count, halt_fail_percent, halt_reason,
         state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at, owner_uid,
-        submitter_host, submitter_pid, submitter_start, command_bytes, working_directory_bytes
+        submitter_host, submitter_pid, submitter_start, command_bytes, working_directory_bytes, warning, warning_at
         """
 
     static func job(from row: Row) throws -> Job {
@@ -62,7 +62,9 @@ extension SQLiteStore {
             ownerUID: (row["owner_uid"] as Int64?).map { UInt32(truncatingIfNeeded: $0) },
             submitter: (row["submitter_host"] as String?).map { host in
                 ProcessIdentity(host: host, pid: row["submitter_pid"] ?? 0, start: row["submitter_start"] ?? 0)
-            })
+            },
+            warning: row["warning"],
+            warningAt: (row["warning_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
     }
 
     static func fetchJob(_ db: Database, _ id: JobID) throws -> Job? {
@@ -125,6 +127,14 @@ extension SQLiteStore {
             try db.execute(
                 sql: "UPDATE job SET submitter_host = ?, submitter_pid = ?, submitter_start = ? WHERE id = ?",
                 arguments: [submitter.host, submitter.pid, submitter.start, id.rawValue])
+        }
+    }
+
+    public func jobWarningRecord(_ id: JobID, _ warning: String, now: Date) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE job SET warning = ?, warning_at = ? WHERE id = ?",
+                arguments: [warning, now.timeIntervalSince1970, id.rawValue])
         }
     }
 
@@ -308,7 +318,7 @@ extension SQLiteStore {
                 sql: """
                     UPDATE job SET finished_count = finished_count - ?, failed_count = failed_count - ?,
                         state = CASE WHEN sealed_at IS NULL THEN 'open' ELSE 'sealed' END,
-                        finished_at = NULL, halt_reason = NULL
+                        finished_at = NULL, halt_reason = NULL, warning = NULL, warning_at = NULL
                     WHERE id = ?
                     """,
                 arguments: [count, count, id.rawValue])

@@ -143,6 +143,15 @@ extension SQLiteStore {
                 ALTER TABLE job ADD COLUMN working_directory_bytes BLOB;
                 """)
         }
+        migrator.registerMigration("v5: a job's last warning") { db in
+            // What a daemon noticed about a job that the user should see in
+            // `status` too, not only in the daemon's log (a stream process that
+            // never answers, issue 9).
+            try db.execute(sql: """
+                ALTER TABLE job ADD COLUMN warning TEXT;
+                ALTER TABLE job ADD COLUMN warning_at REAL;
+                """)
+        }
         return migrator
     }
 

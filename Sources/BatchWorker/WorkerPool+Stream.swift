@@ -176,7 +176,14 @@ extension WorkerPool {
                             return
                         }
                         if let (line, waited) = watch.overdue(after: warnAfter) {
-                            logger.warning("job \(watch.lease.job.id): the stream process has not answered line \(line) for \(Int(waited)) s; a stream command must write one line per item as soon as it has read it: one that drops lines (grep) or buffers its output (mawk without -W interactive, python without -u, sed without -u) never answers")
+                            let warning = "the stream process has not answered line \(line) for \(Int(waited)) s; a stream command must write one line per item as soon as it has read it: one that drops lines (grep) or buffers its output (mawk without -W interactive, python without -u, sed without -u) never answers"
+                            logger.warning("job \(watch.lease.job.id): \(warning)")
+                            // For `status` too: the user may never read the daemon's log.
+                            do {
+                                try store.jobWarningRecord(watch.lease.job.id, warning, now: Date())
+                            } catch {
+                                logger.error("job \(watch.lease.job.id): could not record the warning for status: \(error)")
+                            }
                         }
                     }
                 }

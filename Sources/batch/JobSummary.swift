@@ -22,6 +22,9 @@ struct JobSummary: Encodable {
     var finishedAt: String?
     /// Why the job failed, when its --halt policy stopped it.
     var haltReason: String?
+    /// The last warning a daemon recorded about the job, and when.
+    var warning: String?
+    var warningAt: String?
     // `status` only (absent from `list`):
     /// Items finished per second over the last minute.
     var ratePerSecond: Double?
@@ -52,6 +55,8 @@ struct JobSummary: Encodable {
         case sealedAt = "sealed_at"
         case finishedAt = "finished_at"
         case haltReason = "halt_reason"
+        case warning
+        case warningAt = "warning_at"
         case ratePerSecond = "rate_per_second"
         case etaSeconds = "eta_seconds"
         case daemons, failures, claimed, attempts, retried
@@ -74,6 +79,8 @@ struct JobSummary: Encodable {
         try container.encode(sealedAt, forKey: .sealedAt)
         try container.encode(finishedAt, forKey: .finishedAt)
         try container.encode(haltReason, forKey: .haltReason)
+        try container.encode(warning, forKey: .warning)
+        try container.encode(warningAt, forKey: .warningAt)
         try container.encodeIfPresent(ratePerSecond, forKey: .ratePerSecond)
         if daemons != nil { try container.encode(etaSeconds, forKey: .etaSeconds) }
         try container.encodeIfPresent(daemons, forKey: .daemons)
@@ -116,6 +123,8 @@ struct JobSummary: Encodable {
         sealedAt = job.sealedAt.map(format.string(from:))
         finishedAt = job.finishedAt.map(format.string(from:))
         haltReason = job.haltReason
+        warning = job.warning
+        warningAt = job.warningAt.map(format.string(from:))
     }
 
     /// The command as a shell would show it.

@@ -59,7 +59,7 @@ struct StatusCommand: AsyncParsableCommand {
                   attempts: \(s.attempts ?? 0) runs for the finished items, \(s.retried ?? 0) needed a retry
                   created:  \(s.createdAt)\(s.finishedAt.map { "\n  ended:    \($0)" } ?? "")\(s.haltReason.map { "\n  reason:   \($0)" } ?? "")
                   rate:     \(s.ratePerSecond ?? 0) items/s over the last minute\(s.etaSeconds.map { ", about \(Int($0)) s to go" } ?? "")
-                  daemons:  \(s.daemons?.isEmpty ?? true ? "none working on it" : s.daemons!.map { "pid \($0)" }.joined(separator: ", "))\((s.failures ?? []).map { "\n  failed:   line \($0.line): \($0.reason)" }.joined())
+                  daemons:  \(s.daemons?.isEmpty ?? true ? "none working on it" : s.daemons!.map { "pid \($0)" }.joined(separator: ", "))\(found.state.isRunnable ? s.warning.map { "\n  warning:  \($0) (\(s.warningAt ?? ""))" } ?? "" : "")\((s.failures ?? []).map { "\n  failed:   line \($0.line): \($0.reason)" }.joined())
 
                 """
             writeAll(1, Array(text.utf8))

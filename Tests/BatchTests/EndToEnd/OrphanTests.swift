@@ -102,6 +102,12 @@ extension EndToEnd {
             let warned = TestProcess.eventually(timeout: 30) { daemon.stderrText.contains("has not answered line 1") }
             #expect(warned, "\(daemon.stderrText)")
             #expect(daemon.stderrText.contains("grep"))
+            // In status too: the user may never read the daemon's log.
+            let shown = TestProcess.eventually(timeout: 10) {
+                ((try? env.batch(["status", id.description]).out) ?? "").contains("warning:  the stream process has not answered line 1")
+            }
+            let status = try env.batch(["status", id.description]).out
+            #expect(shown, "\(status)")
             _ = try env.batch(["cancel", id.description])
         }
     }
