@@ -28,10 +28,13 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // posix_spawn with PR_SET_PDEATHSIG (commands die with a SIGKILLed
+        // daemon), which needs a step in the child that Swift cannot write.
+        .target(name: "CSpawn", path: "Sources/CSpawn"),
         .target(
             name: "BatchWorker",
             dependencies: [
-                "BatchStore",
+                "BatchStore", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

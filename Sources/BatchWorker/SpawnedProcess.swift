@@ -1,32 +1,22 @@
+import CSpawn
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// glibc's posix_spawn_file_actions_addchdir_np (2.29+) is declared only under
-// _GNU_SOURCE, so Swift does not import it; it is a plain C function.
-@_silgen_name("posix_spawn_file_actions_addchdir_np")
-private func spawnFileActionsAddChdir(
-    _ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>
-) -> Int32
-
-// pipe2 likewise: it creates both ends close-on-exec at once, so a process
-// started concurrently by another worker cannot inherit them.
+// pipe2 (declared only under _GNU_SOURCE, so Swift does not import it): it
+// creates both ends close-on-exec at once, so a process started concurrently
+// by another worker cannot inherit them.
 @_silgen_name("pipe2")
 private func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
-
-// posix_spawn_file_actions_addclosefrom_np (glibc 2.34) likewise: the command
-// gets stdin, stdout and stderr, and none of the daemon's other descriptors
-// (one inherited without close-on-exec would leak into every command).
-@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
-private func spawnFileActionsAddClosefrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
 
 // pidfd_open (glibc 2.36, Linux 5.3): the process's exit becomes a readable
 // descriptor, polled together with its pipes.
 @_silgen_name("pidfd_open")
 private func pidfdOpen(_ pid: pid_t, _ flags: UInt32) -> Int32
 
-/// One run of a command with `posix_spawn`, its output read with `poll` on
+/// One run of a command with `batch_spawn` (posix_spawn's work, and the
+/// command dies with its daemon: see CSpawn), its output read with `poll` on
 /// the calling thread: the per-item path, where starting a process is most of
 /// the cost (about twice as fast here as going through swift-subprocess,
 /// which stays in use for stream mode's long-lived processes).
@@ -87,35 +77,16 @@ struct SpawnedProcess {
             close(outPipe[0]); close(outPipe[1])
             throw SpawnError(errno: errno)
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        _ = (workingDirectory + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { spawnFileActionsAddChdir(&actions, $0.baseAddress!) }
-        }
-        _ = spawnFileActionsAddClosefrom(&actions, 3)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
         var pid: pid_t = 0
+        // batch_spawn: posix_spawn's work (own process group, default signals,
+        // empty mask, stdin from /dev/null, no other descriptor) plus
+        // PR_SET_PDEATHSIG, so the command dies with a SIGKILLed daemon. The
+        // signal follows the thread that spawned, not the process: this
+        // thread waits for the command to its end, so it outlives it.
         let status = withCStrings(argv) { argvPointers in
             withCStrings(environment) { environmentPointers in
-                withCStrings([path + [0]]) { pathPointers in
-                    posix_spawn(&pid, pathPointers[0]!, &actions, &attributes, argvPointers, environmentPointers)
+                withCStrings([path + [0], workingDirectory + [0]]) { paths in
+                    batch_spawn(&pid, paths[0]!, argvPointers, environmentPointers, paths[1]!, outPipe[1], errPipe[1], SIGKILL)
                 }
             }
         }

@@ -24,26 +24,32 @@ extension EndToEnd {
             }
         }
 
-        @Test func theCommandsOfAKilledDaemonAreEndedByTheDaemonThatTakesOver() throws {
+        /// The commands a daemon runs die with it (PR_SET_PDEATHSIG); what
+        /// they left running outside their group (`setsid`) is killed by the
+        /// daemon that takes their chunks over.
+        @Test func nothingAKilledDaemonStartedRunsOn() throws {
             let env = BatchEnvironment()
             let pids = env.directory.file("pids")
-            try FileManager.default.createDirectory(atPath: pids, withIntermediateDirectories: true)
+            let escaped = env.directory.file("escaped")
+            for folder in [pids, escaped] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             let first = try env.startDaemon(["--workers", "2"])
-            let store = try env.store()
+            let script = "echo $$ > \(pids)/$1; setsid sleep 60 & echo $! > \(escaped)/$1; wait"
             let id = try #require(JobID(parsing: try env.batch(
-                ["submit", "--chunksize", "1", "--", "sh", "-c", "echo $$ > \(pids)/$1; exec sleep 60", "_"],
+                ["submit", "--chunksize", "1", "--", "sh", "-c", script, "_"],
                 input: "1\n2\n3\n").out.trimmingCharacters(in: .whitespacesAndNewlines)))
-            try #require(TestProcess.eventually(timeout: 30) { Self.pids(in: pids).count == 2 })
-            let orphans = Self.pids(in: pids)
+            try #require(TestProcess.eventually(timeout: 30) { Self.pids(in: pids).count == 2 && Self.pids(in: escaped).count == 2 })
+            let commands = Self.pids(in: pids)
+            let leftBehind = Self.pids(in: escaped)
             first.signal(SIGKILL)
             first.wait(timeout: 10)
-            #expect(orphans.allSatisfy(Self.running), "the commands survive their daemon's SIGKILL")
+            #expect(TestProcess.eventually(timeout: 10) { !commands.contains(where: Self.running) },
+                    "the commands die with their daemon, with no other daemon around")
+            #expect(leftBehind.allSatisfy(Self.running), "what left their process group survives that")
             let second = try env.startDaemon(["--workers", "2"])
-            let ended = TestProcess.eventually(timeout: 30) { !orphans.contains(where: Self.running) }
-            #expect(ended, "the daemon that takes over ends them: \(second.stderrText)")
+            #expect(TestProcess.eventually(timeout: 30) { !leftBehind.contains(where: Self.running) },
+                    "the daemon that takes over ends them: \(second.stderrText)")
             #expect(second.stderrText.contains("killed 2 process(es)"), "\(second.stderrText)")
             _ = try env.batch(["cancel", id.description])
-            _ = store
         }
 
         @Test func aProcessThatLeftItsGroupDiesWithItsTimedOutItem() throws {
