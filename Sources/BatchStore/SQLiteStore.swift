@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,6 +32,8 @@ public final class SQLiteStore: BatchStore {
     /// The uid owning the database file: jobs stored before their submitter's
     /// uid was recorded belong to it.
     public let fileOwner: uid_t
+    /// The connection `storageVersion()` asks, opened when first needed.
+    private let versionReader = Mutex<DatabaseQueue?>(nil)
 
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -61,15 +64,28 @@ public final class SQLiteStore: BatchStore {
         }
     }
 
-    /// The WAL file's size and modification time: every commit appends to
-    /// the WAL (and a checkpoint that restarts it writes it too), so they
-    /// change whenever anyone commits. One `stat`, no query.
+    /// `PRAGMA data_version` of a connection of its own: it changes whenever
+    /// another connection, of any process, has committed. One small
+    /// statement, instead of a follower's two queries. (Never a look at the
+    /// `-shm` or `-wal` file by hand: closing any descriptor of a file drops
+    /// this process's POSIX locks on it, SQLite's included; a test caught
+    /// a submitter losing a thousand items that way.)
     public func storageVersion() -> StorageVersion? {
-        var info = stat()
-        guard stat(path + "-wal", &info) == 0 else { return nil }
-        return StorageVersion([
-            Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec), Int64(info.st_ino),
-        ])
+        versionReader.withLock { reader -> StorageVersion? in
+            do {
+                if reader == nil {
+                    var config = Configuration()
+                    config.readonly = true
+                    config.busyMode = .timeout(1)
+                    reader = try DatabaseQueue(path: path, configuration: config)
+                }
+                return try reader.flatMap { queue in
+                    try queue.read { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") }
+                }.map { StorageVersion([$0]) }
+            } catch {
+                return nil
+            }
+        }
     }
 
     /// Whether `path` still names the file this store opened: false once the
@@ -170,19 +186,15 @@ public final class SQLiteStore: BatchStore {
 
     /// Checks that an existing non-empty file is a batch database (or an
     /// SQLite database with nothing in it) before anything is written to it:
-    /// first its header, read as plain bytes (a file that is not SQLite at all
-    /// never reaches SQLite), then, read-only, its `application_id` and which
-    /// migrations it has. A batch database carries batch's `application_id`
-    /// from schema v2 on; an older one is recognised by its migrations.
+    /// read-only, its `application_id` and which migrations it has (a file
+    /// that is not SQLite at all fails there, untouched). A batch database
+    /// carries batch's `application_id` from schema v2 on; an older one is
+    /// recognised by its migrations. Only SQLite opens the file: closing a
+    /// descriptor of it opened by hand would drop this process's POSIX locks
+    /// on it, those of its other SQLite connections included.
     private static func refuseForeignDatabase(at path: String) throws {
-        let foreign = StoreError(.notADatabase, "\(path) is not a batch database; it was left untouched")
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }  // SQLite reports what is wrong with it.
-        var header = [UInt8](repeating: 0, count: 100)
-        let count = header.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, 100) }
-        _ = Glibc.close(fd)
-        guard count > 0 else { return }
-        guard count == 100, header.starts(with: Array("SQLite format 3\0".utf8)) else { throw foreign }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size > 0 else { return }
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(5)
@@ -268,6 +280,14 @@ public final class SQLiteStore: BatchStore {
 
     /// Checkpoints and closes the database.
     public func close() throws {
-        do { try pool.close() } catch { throw Self.storeError(error, path: path) }
+        do {
+            try versionReader.withLock { reader in
+                try reader?.close()
+                reader = nil
+            }
+            try pool.close()
+        } catch {
+            throw Self.storeError(error, path: path)
+        }
     }
 }
