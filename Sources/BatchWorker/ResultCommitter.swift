@@ -37,6 +37,8 @@ final class ResultCommitter: Sendable {
         var pending: [ResultBatch] = []
         var pendingResults = 0
         var pendingBytes = 0
+        /// Bytes of the batches being committed now: still in memory.
+        var committingBytes = 0
         /// Callers of `flush()`, resumed after the commit that includes every
         /// batch submitted before them.
         var barriers: [UInt64: CheckedContinuation<Void, Never>] = [:]
@@ -96,14 +98,21 @@ final class ResultCommitter: Sendable {
         }
     }
 
+    private func full(_ state: State) -> Bool {
+        !state.finishing
+            && (state.pendingResults >= capacity || state.pendingBytes + state.committingBytes >= capacityBytes)
+    }
+
+    /// Whether a slot must `waitForRoom()` before it hands over more: a
+    /// thread that hands results over with `submitNow` asks after each one,
+    /// so large outputs do not pile up (15 MB each, they did, eight at once).
+    var isFull: Bool { state.withLock { full($0) } }
+
     /// Waits while the committer holds `capacity` results (or bytes) or more,
     /// or until the task is cancelled.
     func waitForRoom() async {
-        func full(_ state: State) -> Bool {
-            !state.finishing && (state.pendingResults >= capacity || state.pendingBytes >= capacityBytes)
-        }
         while !Task.isCancelled, state.withLock({ full($0) }) {
-            await suspend(in: \.waitingForRoom, unless: { !full($0) })
+            await suspend(in: \.waitingForRoom, unless: { [self] in !full($0) })
         }
     }
 
@@ -206,11 +215,13 @@ final class ResultCommitter: Sendable {
                 let taken = (state.pending, Array(state.barriers.keys), state.finishing)
                 state.pending = []
                 state.pendingResults = 0
+                state.committingBytes = state.pendingBytes
                 state.pendingBytes = 0
                 return taken
             }
             if !batches.isEmpty { await commit(batches) }
             let resumed = state.withLock { state in
+                state.committingBytes = 0
                 var resumed = Array(state.waitingForRoom.values)
                 state.waitingForRoom = [:]
                 for id in barriers {

@@ -107,7 +107,7 @@ struct SpawnedProcess {
         let clock = ContinuousClock()
         let pidfd = pidfdOpen(pid, 0)
         defer { if pidfd >= 0 { close(pidfd) } }
-        var output = Data()
+        var output = GrowingBuffer()
         var errors = Data()
         var exceeded = false
         var stopped = false
@@ -186,9 +186,9 @@ struct SpawnedProcess {
                     if exceeded { continue }
                     let room = maxOutput - output.count
                     if count <= room {
-                        output.append(contentsOf: bytes)
+                        output.append(bytes)
                     } else {
-                        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<room]))
+                        output.append(UnsafeRawBufferPointer(rebasing: bytes[0..<room]))
                         exceeded = true
                         // Stop it rather than let it block on a full pipe.
                         if exitStatus == nil { _ = kill(-pid, SIGKILL) }
@@ -205,7 +205,7 @@ struct SpawnedProcess {
         let termination: Result.Termination =
             (status & 0x7F) == 0 ? .exited((status >> 8) & 0xFF) : .signaled(status & 0x7F)
         return Result(
-            termination: termination, output: output, outputExceeded: exceeded,
+            termination: termination, output: output.data(), outputExceeded: exceeded,
             errorTail: errors.count > errorTail ? Data(errors.suffix(errorTail)) : errors,
             stopped: stopped, timedOut: timedOut)
     }

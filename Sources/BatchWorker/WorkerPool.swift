@@ -266,6 +266,7 @@ public final class WorkerPool: Service {
                         continue
                     case .interrupted(let at):
                         index = at
+                        await committer.waitForRoom()
                         continue
                     case .stopped:
                         return await release(lease)
@@ -354,6 +355,8 @@ public final class WorkerPool: Service {
                         return .failed(at: index, outcome)
                     }
                     committer.submitNow(lease, [(item.line, outcome, 1)], completesChunk: item.line == lease.lastLine)
+                    // The task waits for room: large outputs must not pile up in memory.
+                    if committer.isFull, index + 1 < items.endIndex { return .interrupted(at: index + 1) }
                 }
                 return .finished
             }

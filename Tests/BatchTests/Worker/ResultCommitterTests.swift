@@ -107,4 +107,38 @@ import Testing
         await loop.value
         #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.line) == [1, 2])
     }
+
+    /// Bytes being committed count against the committer's room as well as
+    /// bytes waiting: large outputs (15 MB each) used to pile up eight at a
+    /// time while a commit was writing, because a taken batch no longer counted.
+    @Test func bytesBeingCommittedStillTakeRoom() async throws {
+        let path = directory.file("room.db")
+        let store = try SQLiteStore(path: path, busyTimeout: 0.1)
+        let job = try store.jobCreate(
+            JobSpec(command: ["unused"], workingDirectory: "/", environment: [], chunkSize: .fixed(2)), now: Date())
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: [Data("1".utf8), Data("2".utf8)])
+        let lease = try claim(store, "a")
+        let committer = ResultCommitter(
+            store: store, faults: StoreFaultLog(logger: Logger(label: "test")), metrics: PoolMetrics(),
+            linger: .milliseconds(1), capacityBytes: 1 << 20)
+        // The commit cannot finish while another connection holds the write lock.
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: path, configuration: holding)
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let loop = Task { await committer.run() }
+        let big = ItemOutcome(
+            status: .succeeded, exitStatus: 0, output: Data(count: 2 << 20), startedAt: Date(), finishedAt: Date())
+        committer.submitNow(lease, [(1, big, 1)], completesChunk: false)
+        #expect(committer.isFull)
+        // The commit loop takes the batch (it is no longer waiting) and retries it.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(committer.isFull, "the output being committed is still in memory")
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "COMMIT") }
+        await committer.flush()
+        #expect(!committer.isFull)
+        committer.finish()
+        await loop.value
+        #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.line) == [1])
+    }
 }
