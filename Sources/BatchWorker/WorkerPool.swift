@@ -41,9 +41,9 @@ public final class WorkerPool: Service {
     private let stopping = Atomic<Bool>(false)
     /// The lease each slot works on now (by slot index): what `auditLeases`
     /// compares the store's chunks of this daemon with.
-    private let slotLeases = Mutex<[Int: ChunkLease]>([:])
+    let slotLeases = Mutex<[Int: ChunkLease]>([:])
     /// Chunks found held with no slot on them at the last audit.
-    private let unattended = Mutex<Set<Int64>>([])
+    let unattended = Mutex<Set<Int64>>([])
     /// The index of the slot a task works for.
     @TaskLocal static var slot: Int?
 
@@ -173,34 +173,6 @@ public final class WorkerPool: Service {
                 await work(on: lease)
             }
             working(on: nil)
-        }
-    }
-
-    /// Records which lease this task's slot works on now.
-    func working(on lease: ChunkLease?) {
-        guard let slot = Self.slot else { return }
-        slotLeases.withLock { $0[slot] = lease }
-    }
-
-    /// The safety net for a chunk held with no worker on it (seen once under
-    /// heavy load, issue 9): a chunk this daemon holds that no slot works on,
-    /// at two audits in a row, is handed back with a warning, so its items
-    /// run instead of waiting for the daemon to stop.
-    func auditLeases() {
-        guard let held = try? store.chunksHeld(owner: configuration.owner) else { return }
-        let working = slotLeases.withLock { Set($0.values.map { [$0.chunkID, $0.fence] }) }
-        let idle = held.filter { !working.contains([$0.chunkID, $0.fence]) }
-        let previously = unattended.withLock { unattended in
-            defer { unattended = Set(idle.map(\.chunkID)) }
-            return unattended
-        }
-        for lease in idle where previously.contains(lease.chunkID) {
-            logger.warning("job \(lease.job.id): lines \(lease.firstLine)-\(lease.lastLine) were held with no worker on them; handing them back")
-            do {
-                try store.chunkReleaseIfLeaseHeld(lease)
-            } catch {
-                faults.failed("handing back a chunk", error)
-            }
         }
     }
 
