@@ -305,7 +305,8 @@ public final class WorkerPool: Service {
                     // thread), and the lease may have been taken over meanwhile: look
                     // before starting, at most every two watch intervals.
                     if ContinuousClock.now - verifiedAt > configuration.watchInterval * 2 {
-                        if let status = try? store.leaseStatus(lease), status != .held { return .interrupted(at: index) }
+                        // Stopped, not interrupted: a fresh page would start with a fresh check time.
+                        if let status = try? store.leaseStatus(lease), status != .held { return .stopped }
                         verifiedAt = .now
                     }
                     metrics.running.increment()

@@ -33,5 +33,32 @@ extension EndToEnd {
             #expect(try store.resultsByLine(job: id, afterLine: 0, limit: 5).map(\.outcome.output) == [Data("second\n".utf8)])
             #expect(try store.jobFetch(id)?.finishedCount == 1)
         }
+
+        /// A daemon resumed after its chunk was taken over starts no further
+        /// item of it (issue 19): before starting an item after a gap, it
+        /// looks at its lease in the store.
+        @Test func aResumedDaemonStartsNothingOfAChunkItLost() throws {
+            let env = BatchEnvironment()
+            let runs = env.directory.file("runs")
+            let first = try env.startDaemon(["--workers", "1", "--lease", "2s"])
+            let id = try #require(JobID(parsing: try env.batch(
+                ["submit", "--chunksize", "4", "--", "sh", "-c", "echo start $1 >> \(runs); sleep 1", "_"],
+                input: "1\n2\n3\n4\n").out.trimmingCharacters(in: .whitespacesAndNewlines)))
+            try #require(TestProcess.eventually(timeout: 30) { FileManager.default.fileExists(atPath: runs) })
+            first.signal(SIGSTOP)
+            defer { first.signal(SIGCONT) }
+            try env.startDaemon(["--workers", "1", "--lease", "2s"])
+            // The second daemon takes the chunk once the first has not beaten for a lease.
+            try #require(TestProcess.eventually(timeout: 30) {
+                ((try? String(contentsOfFile: runs, encoding: .utf8)) ?? "").contains("start 2")
+            })
+            first.signal(SIGCONT)
+            #expect(try env.waitForJobEnd(id, timeout: 60)?.state == .complete)
+            usleep(1_500_000)
+            let starts = try String(contentsOfFile: runs, encoding: .utf8).split(separator: "\n")
+            for line in 2...4 {
+                #expect(starts.filter { $0 == "start \(line)" }.count == 1, "line \(line) started once: \(starts) \(first.stderrText)")
+            }
+        }
     }
 }
