@@ -6,9 +6,10 @@ import Synchronization
 import Glibc
 #endif
 
-/// What Ctrl-C (SIGINT, and SIGTERM alike) does to a command that follows a
-/// job, so that it never exits in silence or leaves its progress line on the
-/// screen (issues 9 and 19):
+/// What Ctrl-C (SIGINT) does to a command that follows a job, so that it
+/// never exits in silence or leaves its progress line on the screen (issues 9
+/// and 19). SIGTERM keeps its default: a supervisor or `timeout` ending the
+/// CLI leaves the job running, as before.
 ///
 /// - `run` started the work, so it stops it, as xargs, GNU parallel and
 ///   Pool users expect: the job is cancelled (running commands are killed,
@@ -36,7 +37,7 @@ enum Interruption {
     private static let state = Mutex(State())
     private static let sources = Mutex<[any DispatchSourceSignal]>([])
 
-    /// Handles SIGINT and SIGTERM from now on with `action`.
+    /// Handles SIGINT from now on with `action`.
     static func install(_ action: Action, cursor: Int64 = 0) {
         state.withLock { $0 = State(action: action, cursor: cursor) }
         sources.withLock { sources in
