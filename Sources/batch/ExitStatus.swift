@@ -26,6 +26,8 @@ enum ExitStatus: Int32 {
     case storage = 74
     /// wait --timeout ran out; the job goes on.
     case timedOut = 124
+    /// submit / run: the command cannot be found (or is not executable) here.
+    case commandNotFound = 127
 
     var exitCode: ExitCode { ExitCode(rawValue) }
 
@@ -33,7 +35,8 @@ enum ExitStatus: Int32 {
         Exit status: 0 success; 1 some items failed; 2 the job was cancelled; 3 no such job; \
         4 the job's state does not allow it; 5 the job was halted by its --halt policy; 64 bad options; 65 bad input (an item over the size limit, \
         a resumed input that differs, a per-item item over 128 KiB); 66 the input file cannot be read; 69 no daemon could be started; \
-        74 the database cannot be used; 124 wait timed out (the job goes on); 130 interrupted by Ctrl-C (run \
+        74 the database cannot be used; 124 wait timed out (the job goes on); 127 the command was not found \
+        (submit, run); 130 interrupted by Ctrl-C (run \
         cancels its job, follow and wait detach).
         """
 }

@@ -35,7 +35,9 @@ struct RunCommand: AsyncParsableCommand {
                 // Otherwise a terminal just waits, showing "0/0 so far".
                 StandardError.line("batch: reading items from the terminal, one per line, until Ctrl-D")
             }
-            let job = try db.jobCreate(submit.jobSpec(), now: Date())
+            let spec = submit.jobSpec()
+            try submit.checkCommandRuns(spec)
+            let job = try db.jobCreate(spec, now: Date())
             Interruption.install(.cancelRun(store: db, job: job.id))
             try store.ensureDaemon(db)
             let maxItemSize = submit.maxItemBytes

@@ -58,7 +58,9 @@ struct SubmitCommand: AsyncParsableCommand {
             try db.jobSubmitterRecordIfOpen(id, ProcessIdentity.current)
             return (id, job.itemCount, job.spec.nulSeparated ? 0 : 10, job.spec.stream)
         }
-        let job = try db.jobCreate(submit.jobSpec(), now: Date())
+        let spec = submit.jobSpec()
+        try submit.checkCommandRuns(spec)
+        let job = try db.jobCreate(spec, now: Date())
         return (job.id, 0, submit.null ? 0 : 10, submit.stream)
     }
 }

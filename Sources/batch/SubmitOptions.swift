@@ -37,6 +37,9 @@ struct SubmitOptions: ParsableArguments {
     @Option(name: .customLong("max-output"), help: "The largest output one item may produce (suffixes K, M, G); past it the command is stopped and the item fails.")
     var maxOutput: String = "16M"
 
+    @Flag(name: .customLong("no-check"), help: "Do not check at submit that the command can be found here (for a command that only exists where the daemons run).")
+    var noCheck = false
+
     @Argument(
         parsing: .remaining,
         help: "The command to run for each item, after --. Each {} is replaced by the item; without {}, the item is the last argument.")
@@ -76,6 +79,21 @@ struct SubmitOptions: ParsableArguments {
         guard let program = commandLine.first, !program.isEmpty else {
             throw ValidationError("no command given: put it after --, as in: batch submit -- echo")
         }
+    }
+
+    /// Refuses, before a job is created, a command that cannot run from here,
+    /// as xargs stops at once with 127: looked up with this process's PATH
+    /// and working directory, exactly as a daemon of this host will.
+    func checkCommandRuns(_ spec: JobSpec) throws {
+        guard !noCheck, let program = spec.argumentBytes.first else { return }
+        if let path = ExecutableLocator.locate(program, workingDirectory: spec.workingDirectoryBytes, environment: spec.environment),
+           ExecutableLocator.isExecutableFile(path)
+        {
+            return
+        }
+        throw CLIError(
+            .commandNotFound,
+            "command not found (or not executable): \(Printable.text(program)); nothing was stored (--no-check skips this check)")
     }
 
     static func parseSize(_ text: String) -> Int? {

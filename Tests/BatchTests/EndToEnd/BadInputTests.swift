@@ -154,10 +154,27 @@ extension EndToEnd {
             #expect(run.status == 1)
             #expect(run.out == "ok-1\nok-3\n")
             #expect(run.err.contains("line 2 failed: exit status 3: broken"), "\(run.err)")
-            let missing = try env.batch(["run", "--", "no-such-command-here"], input: "1\n")
+            // A command that disappears after submit (--no-check here) fails per item.
+            let missing = try env.batch(["run", "--no-check", "--", "no-such-command-here"], input: "1\n")
             #expect(missing.status == 1)
             #expect(missing.err.contains("command not found: no-such-command-here"), "\(missing.err)")
             expectClean(missing.err)
+        }
+
+        /// Like xargs, a command that cannot run is refused at once with 127
+        /// (issue 10), before any item is stored: not 20,000 failed items.
+        @Test func aMissingCommandIsRefusedAtSubmit() throws {
+            let env = BatchEnvironment()
+            for command in ["run", "submit"] {
+                // (Input small enough for the pipe: the command exits before reading it.)
+                let refused = try env.batch([command, "--", "no-such-command-here"], input: (1...1_000).map { "\($0)\n" }.joined())
+                #expect(refused.status == 127, "\(refused.err)")
+                expectOneLine(refused.err, mentioning: "no-such-command-here")
+                #expect(refused.out.isEmpty)
+            }
+            let notExecutable = try env.batch(["submit", "--", "/etc/passwd"], input: "1\n")
+            #expect(notExecutable.status == 127, "\(notExecutable.err)")
+            #expect(try env.store().jobsList(limit: 10).isEmpty, "nothing was stored")
         }
 
         @Test func cancelKillsRunningCommands() throws {

@@ -6,9 +6,10 @@ import Glibc
 /// Finds a program the way a shell does: a name with a `/` is a path
 /// (relative to the job's working directory), any other name is looked up in
 /// the job's `PATH`. Paths are bytes throughout: a folder or program whose
-/// name is not UTF-8 is found as it is.
-enum ExecutableLocator {
-    static func locate(_ name: [UInt8], workingDirectory: [UInt8], environment: [Data]) -> [UInt8]? {
+/// name is not UTF-8 is found as it is. Daemons use it to run a job's
+/// command; the CLI to refuse, at submit, a command that cannot run.
+public enum ExecutableLocator {
+    public static func locate(_ name: [UInt8], workingDirectory: [UInt8], environment: [Data]) -> [UInt8]? {
         guard !name.isEmpty else { return nil }
         let slash = UInt8(ascii: "/")
         func absolute(_ path: [UInt8]) -> [UInt8] { path.first == slash ? path : workingDirectory + [slash] + path }
@@ -33,11 +34,11 @@ enum ExecutableLocator {
         }
     }
 
-    static func exists(_ path: [UInt8]) -> Bool {
+    public static func exists(_ path: [UInt8]) -> Bool {
         withPath(path) { access($0, F_OK) == 0 }
     }
 
-    static func isExecutableFile(_ path: [UInt8]) -> Bool {
+    public static func isExecutableFile(_ path: [UInt8]) -> Bool {
         withPath(path) { pointer in
             var info = stat()
             return stat(pointer, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(pointer, X_OK) == 0
