@@ -44,7 +44,7 @@ public struct CommandHandler: BlockingItemHandler {
     func attempt(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> BlockingRun {
         let started = Date()
         let prepared = commands.prepared(for: job)
-        let argv = prepared.builder.argv(for: item.data)
+        let argv = prepared.builder.argv(for: item.data, line: item.line)
         func failure(_ exitStatus: Int32, _ reason: String) -> ItemOutcome {
             ItemOutcome(
                 status: .failed, exitStatus: exitStatus, errorOutput: Data(reason.utf8), reason: reason,

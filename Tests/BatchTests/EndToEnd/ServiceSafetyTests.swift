@@ -262,3 +262,37 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd {
+    /// GNU parallel's replacement strings through the real binaries (issue
+    /// 10), against its documented outputs and, when it is installed, against
+    /// `parallel` itself on the same input.
+    @Suite struct ReplacementStrings {
+        @Test func theSameLinesAsGNUParallel() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "2"])
+            let input = "dir/sub/file.tar.gz\nplain\na.d/b\n"
+            let command = ["echo", "{}", "{.}", "{/}", "{//}", "{/.}", "{#}"]
+            let run = try env.batch(["run", "--"] + command, input: input)
+            #expect(run.status == 0, "\(run.err)")
+            #expect(run.out == """
+                dir/sub/file.tar.gz dir/sub/file.tar file.tar.gz dir/sub file.tar 1
+                plain plain plain . plain 2
+                a.d/b a.d/b b a.d b 3
+
+                """)
+            // GNU parallel itself, when it is installed (moreutils has another `parallel`).
+            let parallel = URL(fileURLWithPath: "/usr/bin/parallel")
+            guard FileManager.default.isExecutableFile(atPath: parallel.path) else { return }
+            let version = try TestProcess(parallel, ["--version"], environment: env.environment)
+            version.closeInput()
+            version.wait(timeout: 30)
+            guard version.stdoutText.contains("GNU parallel") else { return }
+            let gnu = try TestProcess(parallel, ["--will-cite", "-k"] + command, environment: env.environment)
+            gnu.write(input)
+            gnu.closeInput()
+            #expect(gnu.wait(timeout: 60) == 0)
+            #expect(run.out == gnu.stdoutText, "GNU parallel printed: \(gnu.stdoutText)")
+        }
+    }
+}

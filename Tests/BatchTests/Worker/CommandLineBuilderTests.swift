@@ -82,3 +82,27 @@ import Testing
         #expect(ItemTimeout.percentOfMedian(1e30).seconds(median: 10) == DurationText.maximumSeconds)
     }
 }
+
+/// GNU parallel's replacement strings (issue 10), checked against its
+/// documented outputs.
+@Suite struct ReplacementStringTests {
+    func text(_ argv: [[UInt8]]) -> [String] { argv.map { String(decoding: $0, as: UTF8.self) } }
+
+    @Test func everyReplacementStringAsGNUParallelDefinesIt() {
+        let builder = CommandLineBuilder(command: ["echo", "{}", "{.}", "{/}", "{//}", "{/.}", "{#}"])
+        #expect(text(builder.argv(for: Data("dir/sub/file.tar.gz".utf8), line: 7))
+            == ["echo", "dir/sub/file.tar.gz", "dir/sub/file.tar", "file.tar.gz", "dir/sub", "file.tar", "7"])
+        #expect(text(builder.argv(for: Data("file".utf8), line: 1)) == ["echo", "file", "file", "file", ".", "file", "1"])
+        #expect(text(builder.argv(for: Data("a.d/b".utf8), line: 2)) == ["echo", "a.d/b", "a.d/b", "b", "a.d", "b", "2"])
+    }
+
+    @Test func replacementsInsideWordsAndScripts() {
+        let builder = CommandLineBuilder(command: ["sh", "-c", "convert {} {.}.png", "_"])
+        #expect(text(builder.argv(for: Data("my photo.jpg".utf8), line: 1))
+            == ["sh", "-c", "convert 'my photo.jpg' 'my photo'.png", "_"])
+        #expect(text(CommandLineBuilder(command: ["mv", "{}", "{//}/old-{/}"]).argv(for: Data("a/b.txt".utf8), line: 1))
+            == ["mv", "a/b.txt", "a/old-b.txt"])
+        #expect(text(CommandLineBuilder(command: ["echo", "{x}", "{"]).argv(for: Data("i".utf8), line: 1))
+            == ["echo", "{x}", "{", "i"], "no replacement string: the item is appended")
+    }
+}
