@@ -25,6 +25,22 @@ import Testing
         return (store, committer, job.id)
     }
 
+    /// A job of two items with a claimed lease, in a store whose write lock
+    /// another connection holds (COMMIT on `holder` frees it).
+    func lockedStore(_ name: String) async throws -> (SQLiteStore, Job, ChunkLease, DatabaseQueue) {
+        let path = directory.file(name)
+        let store = try SQLiteStore(path: path, busyTimeout: 0.1)
+        let job = try store.jobCreate(
+            JobSpec(command: ["unused"], workingDirectory: "/", environment: [], chunkSize: .fixed(2)), now: Date())
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: [Data("1".utf8), Data("2".utf8)])
+        let lease = try claim(store, "a")
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: path, configuration: holding)
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        return (store, job, lease, holder)
+    }
+
     func claim(_ store: SQLiteStore, _ owner: String) throws -> ChunkLease {
         try #require(try store.chunkClaim(owner: owner, now: Date(), leaseDuration: 30) { _, _ in 2 })
     }
@@ -74,20 +90,11 @@ import Testing
     }
 
     @Test func waitersStopWaitingWhenCancelledWhileTheStoreCannotBeWritten() async throws {
-        let path = directory.file("locked.db")
-        let store = try SQLiteStore(path: path, busyTimeout: 0.1)
-        let job = try store.jobCreate(
-            JobSpec(command: ["unused"], workingDirectory: "/", environment: [], chunkSize: .fixed(2)), now: Date())
-        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: [Data("1".utf8), Data("2".utf8)])
-        let lease = try claim(store, "a")
+        // Another connection holds the write lock: every commit fails (busy).
+        let (store, job, lease, holder) = try await lockedStore("locked.db")
         let committer = ResultCommitter(
             store: store, faults: StoreFaultLog(logger: Logger(label: "test")), metrics: PoolMetrics(),
             linger: .milliseconds(1), capacity: 1)
-        // Another connection holds the write lock: every commit fails (busy).
-        var holding = Configuration()
-        holding.allowsUnsafeTransactions = true
-        let holder = try DatabaseQueue(path: path, configuration: holding)
-        try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
         let loop = Task { await committer.run() }
         committer.submitNow(lease, [(1, ok("1"), 1), (2, ok("2"), 1)], completesChunk: true)
 
@@ -112,20 +119,11 @@ import Testing
     /// bytes waiting: large outputs (15 MB each) used to pile up eight at a
     /// time while a commit was writing, because a taken batch no longer counted.
     @Test func bytesBeingCommittedStillTakeRoom() async throws {
-        let path = directory.file("room.db")
-        let store = try SQLiteStore(path: path, busyTimeout: 0.1)
-        let job = try store.jobCreate(
-            JobSpec(command: ["unused"], workingDirectory: "/", environment: [], chunkSize: .fixed(2)), now: Date())
-        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: [Data("1".utf8), Data("2".utf8)])
-        let lease = try claim(store, "a")
+        // The commit cannot finish while another connection holds the write lock.
+        let (store, job, lease, holder) = try await lockedStore("room.db")
         let committer = ResultCommitter(
             store: store, faults: StoreFaultLog(logger: Logger(label: "test")), metrics: PoolMetrics(),
             linger: .milliseconds(1), capacityBytes: 1 << 20)
-        // The commit cannot finish while another connection holds the write lock.
-        var holding = Configuration()
-        holding.allowsUnsafeTransactions = true
-        let holder = try DatabaseQueue(path: path, configuration: holding)
-        try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
         let loop = Task { await committer.run() }
         let big = ItemOutcome(
             status: .succeeded, exitStatus: 0, output: Data(count: 2 << 20), startedAt: Date(), finishedAt: Date())
