@@ -46,6 +46,10 @@ public protocol BatchStore: Sendable {
     /// One stored item's bytes, or `nil` when the line is not stored.
     func itemFetch(job: JobID, line: Int64) throws -> Data?
 
+    /// The stored bytes of the listed lines (at most a few thousand at a
+    /// time): what exports and `--tag` print beside each result.
+    func itemsFetch(job: JobID, lines: [Int64]) throws -> [Int64: Data]
+
     /// Marks the input complete. A job whose every item already has a result
     /// completes at once. Returns the job as it is afterwards; sealing a job
     /// that is not open throws `.jobState`.
@@ -62,7 +66,9 @@ public protocol BatchStore: Sendable {
     /// never reset; items that never ran (a cancelled or halted job) run too.
     /// Returns how many failed results were removed. Throws `.jobState` when
     /// the job is still running or there is nothing to run again.
-    func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, now: Date) throws -> Int
+    /// With a `policy`, the job's retries, halt policy and timeout are
+    /// replaced in the same transaction, before anything runs again.
+    func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, policy: JobPolicyChange, now: Date) throws -> Int
 
     /// Deletes an ended job with its items, chunks and results. A running job
     /// (open or sealed) is refused with `.jobState`, unless `force`, which
@@ -185,6 +191,11 @@ public protocol BatchStore: Sendable {
 }
 
 extension BatchStore {
+    /// Runs a finished job's failed (and unfinished) items again, with its own policy.
+    public func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, now: Date) throws -> Int {
+        try jobRetryIfEnded(id, lines: lines, policy: .unchanged, now: now)
+    }
+
     /// Jobs, newest first.
     public func jobsList(limit: Int) throws -> [Job] { try jobsList(limit: limit, states: nil) }
 

@@ -15,8 +15,13 @@ public struct ChunkLease: Sendable, Hashable {
     public var lastLine: Int64
     public var fence: Int64
     public var owner: String
+    /// The job slot this chunk runs in, from 1: the smallest number free
+    /// among the job's leased chunks when it was claimed (GNU parallel's
+    /// `{%}`; within 1…N under `-j N`).
+    public var slot: Int
 
-    public init(chunkID: Int64, job: Job, firstLine: Int64, lastLine: Int64, fence: Int64, owner: String) {
+    public init(chunkID: Int64, job: Job, firstLine: Int64, lastLine: Int64, fence: Int64, owner: String, slot: Int = 1) {
+        self.slot = slot
         self.chunkID = chunkID
         self.job = job
         self.firstLine = firstLine

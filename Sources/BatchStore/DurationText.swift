@@ -23,6 +23,14 @@ public enum DurationText {
         seconds.isFinite ? min(max(seconds, 0), maximumSeconds) : maximumSeconds
     }
 
+    /// A short form for messages: `30d`, `12h`, `5m`, `20s`.
+    public static func describe(_ seconds: Double) -> String {
+        for (suffix, scale) in [("d", 86400.0), ("h", 3600), ("m", 60)] where seconds >= scale && seconds.truncatingRemainder(dividingBy: scale) == 0 {
+            return "\(Int(seconds / scale))\(suffix)"
+        }
+        return "\(seconds.formatted())s"
+    }
+
     private static func parse(_ text: String) -> Double? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {

@@ -21,11 +21,16 @@ public struct ItemOutcome: Sendable, Hashable {
     public var reason: String?
     public var startedAt: Date
     public var finishedAt: Date
+    /// The lines of the group this item ran in (`-n`, `-X`): the outcome is
+    /// the group's, and only the group's first item holds its output.
+    public var group: ClosedRange<Int64>?
 
     public init(
         status: Status, exitStatus: Int32? = nil, signal: Int32? = nil, output: Data = Data(),
-        errorOutput: Data = Data(), reason: String? = nil, startedAt: Date, finishedAt: Date
+        errorOutput: Data = Data(), reason: String? = nil, startedAt: Date, finishedAt: Date,
+        group: ClosedRange<Int64>? = nil
     ) {
+        self.group = group
         self.status = status
         self.exitStatus = exitStatus
         self.signal = signal

@@ -37,6 +37,17 @@ public struct JobSpec: Sendable, Hashable {
     /// stdin and writes exactly one output line per item, in order, instead of
     /// one process per item.
     public var stream: Bool
+    /// At most this many of the job's commands run at once, across every
+    /// daemon serving the store (`-j`); `nil`: as many as the daemons' workers.
+    public var maxRunning: RunningLimit?
+    /// Several consecutive items per command run (`-n`, `-X`); `nil`: one
+    /// item per run.
+    public var grouping: ItemGrouping?
+    /// The replacement string that stands for the item (`-I`); `{}` when nil.
+    public var itemToken: [UInt8]?
+    /// The regular expression that splits an item into the columns `{1}`,
+    /// `{2}`, … (`--colsep`); without it `{1}` is the whole item.
+    public var columnSeparator: String?
 
     public static let defaultMaxOutput = 16 << 20
 
@@ -61,8 +72,16 @@ public struct JobSpec: Sendable, Hashable {
         halt: HaltPolicy? = nil,
         stream: Bool = false,
         argumentBytes: [[UInt8]]? = nil,
-        workingDirectoryBytes: [UInt8]? = nil
+        workingDirectoryBytes: [UInt8]? = nil,
+        maxRunning: RunningLimit? = nil,
+        grouping: ItemGrouping? = nil,
+        itemToken: [UInt8]? = nil,
+        columnSeparator: String? = nil
     ) {
+        self.maxRunning = maxRunning
+        self.grouping = grouping
+        self.itemToken = itemToken
+        self.columnSeparator = columnSeparator
         self.stream = stream
         self.command = command
         self.workingDirectory = workingDirectory

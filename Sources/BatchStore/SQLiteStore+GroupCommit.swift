@@ -45,8 +45,8 @@ extension SQLiteStore {
             outcomes.reserveCapacity(batches.count)
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
-                                    reason, attempts, started_at, finished_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    reason, attempts, started_at, finished_at, group_first, group_last)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for batch in batches {
                 let lease = batch.lease
@@ -148,6 +148,10 @@ extension SQLiteStore {
         sqlite3_bind_int64(raw, 10, Int64(attempts))
         sqlite3_bind_double(raw, 11, outcome.startedAt.timeIntervalSince1970)
         sqlite3_bind_double(raw, 12, outcome.finishedAt.timeIntervalSince1970)
+        if let group = outcome.group {
+            sqlite3_bind_int64(raw, 13, group.lowerBound)
+            sqlite3_bind_int64(raw, 14, group.upperBound)
+        }
         let errorOutput = outcome.status == .failed ? outcome.errorOutput : Data()
         // The outputs are bound without a copy (SQLITE_STATIC): their bytes stay
         // valid until the statement is reset, inside these closures. A copy of

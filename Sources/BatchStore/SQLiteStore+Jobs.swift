@@ -7,7 +7,8 @@ extension SQLiteStore {
         id, command, working_directory, environment, chunk_size, nul_separated, stream, retries, retry_delay,
         timeout_seconds, timeout_percent, max_output, halt_when, halt_fail_count, halt_fail_percent, halt_reason,
         state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at, owner_uid,
-        submitter_host, submitter_pid, submitter_start, command_bytes, working_directory_bytes, warning, warning_at
+        submitter_host, submitter_pid, submitter_start, command_bytes, working_directory_bytes, warning, warning_at,
+        max_running, max_running_percent, group_size, item_token, column_separator
         """
 
     static func job(from row: Row) throws -> Job {
@@ -47,7 +48,12 @@ extension SQLiteStore {
             halt: halt,
             stream: row["stream"],
             argumentBytes: commandBytes,
-            workingDirectoryBytes: (row["working_directory_bytes"] as Data?).map { Array($0) })
+            workingDirectoryBytes: (row["working_directory_bytes"] as Data?).map { Array($0) },
+            maxRunning: (row["max_running"] as Int?).map(RunningLimit.count)
+                ?? (row["max_running_percent"] as Double?).map(RunningLimit.percentOfWorkers),
+            grouping: (row["group_size"] as Int?).map(ItemGrouping.init(storedValue:)),
+            itemToken: (row["item_token"] as Data?).map { Array($0) },
+            columnSeparator: row["column_separator"])
         return Job(
             id: JobID(row["id"]),
             spec: spec,
@@ -99,6 +105,13 @@ extension SQLiteStore {
         case .percent(let percent): haltPercent = percent
         case nil: break
         }
+        var maxRunningCount: Int?
+        var maxRunningPercent: Double?
+        switch spec.maxRunning {
+        case .count(let count): maxRunningCount = count
+        case .percentOfWorkers(let percent): maxRunningPercent = percent
+        case nil: break
+        }
         return try write { db in
             try db.execute(
                 sql: """
@@ -106,14 +119,17 @@ extension SQLiteStore {
                                      retries, retry_delay, timeout_seconds, timeout_percent, max_output, halt_when,
                                      halt_fail_count, halt_fail_percent, state, created_at, owner_uid,
                                      submitter_host, submitter_pid, submitter_start, command_bytes,
-                                     working_directory_bytes)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)
+                                     working_directory_bytes, max_running, max_running_percent, group_size,
+                                     item_token, column_separator)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [command, spec.workingDirectory, environment, spec.chunkSize.storedValue,
                             spec.nulSeparated, spec.stream, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
                             spec.maxOutput, spec.halt?.when.rawValue, haltCount, haltPercent,
                             now.timeIntervalSince1970, Int64(getuid()), submitter.host, submitter.pid, submitter.start,
-                            Data(spec.argumentBytes.joined(separator: [0])), Data(spec.workingDirectoryBytes)])
+                            Data(spec.argumentBytes.joined(separator: [0])), Data(spec.workingDirectoryBytes),
+                            maxRunningCount, maxRunningPercent, spec.grouping?.storedValue,
+                            spec.itemToken.map { Data($0) }, spec.columnSeparator])
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))
         }
     }
@@ -203,6 +219,30 @@ extension SQLiteStore {
         }
     }
 
+    public func itemsFetch(job: JobID, lines: [Int64]) throws -> [Int64: Data] {
+        guard let low = lines.min(), let high = lines.max() else { return [:] }
+        let wanted = Set(lines)
+        return try read { db in
+            var items: [Int64: Data] = [:]
+            if high - low < Int64(lines.count) * 4 {
+                // Close together (input order, or nearly): one range scan.
+                let rows = try Row.fetchCursor(
+                    db.cachedStatement(sql: "SELECT line, data FROM item WHERE job_id = ? AND line BETWEEN ? AND ?"),
+                    arguments: [job.rawValue, low, high])
+                while let row = try rows.next() {
+                    let line: Int64 = row[0]
+                    if wanted.contains(line) { items[line] = row[1] }
+                }
+                return items
+            }
+            let statement = try db.cachedStatement(sql: "SELECT data FROM item WHERE job_id = ? AND line = ?")
+            for line in wanted {
+                if let data = try Data.fetchOne(statement, arguments: [job.rawValue, line]) { items[line] = data }
+            }
+            return items
+        }
+    }
+
     public func jobSealIfOpen(_ id: JobID, now: Date) throws -> Job {
         try write { db in
             let job = try Self.requireJob(db, id)
@@ -266,7 +306,7 @@ extension SQLiteStore {
         }
     }
 
-    public func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, now: Date) throws -> Int {
+    public func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, policy: JobPolicyChange, now: Date) throws -> Int {
         try write { db in
             let job = try Self.requireJob(db, id)
             guard job.state.isFinal else {
@@ -275,12 +315,17 @@ extension SQLiteStore {
             if let lines, let bad = lines.first(where: { $0 < 1 || $0 > job.itemCount }) {
                 throw StoreError(.jobState, "job \(id) has no line \(bad) (it has \(job.itemCount) items)")
             }
-            var failed = try Int64.fetchAll(
-                db, sql: "SELECT line FROM result WHERE job_id = ? AND status = 'failed' ORDER BY line",
+            let failedRows = try Row.fetchAll(
+                db, sql: "SELECT line, group_first FROM result WHERE job_id = ? AND status = 'failed' ORDER BY line",
                 arguments: [id.rawValue])
+            var failed = failedRows.map { $0[0] as Int64 }
             if let lines {
+                // A listed line of a group run brings its whole group: the group's
+                // output is its first item's result, and it runs again as one.
                 let wanted = Set(lines)
-                failed = failed.filter { wanted.contains($0) }
+                let groups = Set(failedRows.filter { wanted.contains($0[0]) }.compactMap { $0[1] as Int64? })
+                failed = failedRows.filter { wanted.contains($0[0]) || ($0[1] as Int64?).map(groups.contains) == true }
+                    .map { $0[0] as Int64 }
             }
             let neverRan = job.itemCount - job.finishedCount
             guard !failed.isEmpty || neverRan > 0 else {
@@ -322,7 +367,38 @@ extension SQLiteStore {
                     WHERE id = ?
                     """,
                 arguments: [count, count, id.rawValue])
+            try Self.replacePolicy(db, id, policy)
             return failed.count
+        }
+    }
+
+    static func replacePolicy(_ db: Database, _ id: JobID, _ policy: JobPolicyChange) throws {
+        if let retries = policy.retries {
+            try db.execute(sql: "UPDATE job SET retries = ? WHERE id = ?", arguments: [retries, id.rawValue])
+        }
+        if let halt = policy.halt {
+            var count: Int64?
+            var percent: Double?
+            switch halt?.threshold {
+            case .count(let n): count = n
+            case .percent(let p): percent = p
+            case nil: break
+            }
+            try db.execute(
+                sql: "UPDATE job SET halt_when = ?, halt_fail_count = ?, halt_fail_percent = ? WHERE id = ?",
+                arguments: [halt?.when.rawValue, count, percent, id.rawValue])
+        }
+        if let timeout = policy.timeout {
+            var seconds: Double?
+            var percent: Double?
+            switch timeout {
+            case .seconds(let s): seconds = s
+            case .percentOfMedian(let p): percent = p
+            case nil: break
+            }
+            try db.execute(
+                sql: "UPDATE job SET timeout_seconds = ?, timeout_percent = ? WHERE id = ?",
+                arguments: [seconds, percent, id.rawValue])
         }
     }
 }

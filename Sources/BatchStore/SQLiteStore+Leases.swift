@@ -16,10 +16,11 @@ extension SQLiteStore {
         let hasWork = try read { db in
             try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('open', 'sealed') AND next_line <= item_count
-                               AND (?1 IS NULL OR id = ?1) AND coalesce(owner_uid, ?3) = ?2)
+                               AND (?1 IS NULL OR id = ?1) AND coalesce(owner_uid, ?3) = ?2 AND \(Self.belowRunningLimit))
                     OR EXISTS (SELECT 1 FROM chunk JOIN job ON job.id = chunk.job_id
                                WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed')
-                               AND (?1 IS NULL OR job.id = ?1) AND coalesce(job.owner_uid, ?3) = ?2)
+                               AND (?1 IS NULL OR job.id = ?1) AND coalesce(job.owner_uid, ?3) = ?2
+                               AND \(Self.belowRunningLimit))
                 """), arguments: [only, uid, fileOwner]) ?? false
         }
         guard hasWork else { return nil }
@@ -29,37 +30,64 @@ extension SQLiteStore {
                 SELECT chunk.id, chunk.job_id, chunk.first_line, chunk.last_line, chunk.fence
                 FROM chunk JOIN job ON job.id = chunk.job_id
                 WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed') AND (?1 IS NULL OR job.id = ?1)
-                  AND coalesce(job.owner_uid, ?3) = ?2
+                  AND coalesce(job.owner_uid, ?3) = ?2 AND \(Self.belowRunningLimit)
                 ORDER BY chunk.job_id, chunk.first_line LIMIT 1
                 """), arguments: [only, uid, fileOwner]) {
                 let chunkID: Int64 = row["id"]
                 let fence: Int64 = row["fence"] + 1
+                let job = JobID(row["job_id"])
+                let slot = try Self.freeSlot(db, job: job)
                 try db.cachedStatement(sql: """
-                    UPDATE chunk SET state = 'leased', owner = ?, lease_expires_at = ?, fence = ? WHERE id = ?
-                    """).execute(arguments: [owner, expiry, fence, chunkID])
+                    UPDATE chunk SET state = 'leased', owner = ?, lease_expires_at = ?, fence = ?, slot = ? WHERE id = ?
+                    """).execute(arguments: [owner, expiry, fence, slot, chunkID])
                 return ChunkLease(
-                    chunkID: chunkID, job: try Self.requireJob(db, JobID(row["job_id"])),
-                    firstLine: row["first_line"], lastLine: row["last_line"], fence: fence, owner: owner)
+                    chunkID: chunkID, job: try Self.requireJob(db, job),
+                    firstLine: row["first_line"], lastLine: row["last_line"], fence: fence, owner: owner, slot: slot)
             }
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT \(Self.jobColumns), next_line FROM job
                 WHERE state IN ('open', 'sealed') AND next_line <= item_count AND (?1 IS NULL OR id = ?1)
-                  AND coalesce(owner_uid, ?3) = ?2
+                  AND coalesce(owner_uid, ?3) = ?2 AND \(Self.belowRunningLimit)
                 ORDER BY id LIMIT 1
                 """), arguments: [only, uid, fileOwner]) else { return nil }
             let job = try Self.job(from: row)
             let firstLine: Int64 = row["next_line"]
             let size = Int64(max(1, chunkSize(job, job.itemCount - firstLine + 1)))
             let lastLine = min(firstLine + size - 1, job.itemCount)
+            let slot = try Self.freeSlot(db, job: job.id)
             try db.cachedStatement(sql: """
-                INSERT INTO chunk (job_id, first_line, last_line, state, owner, lease_expires_at, fence)
-                VALUES (?, ?, ?, 'leased', ?, ?, 1)
-                """).execute(arguments: [job.id.rawValue, firstLine, lastLine, owner, expiry])
+                INSERT INTO chunk (job_id, first_line, last_line, state, owner, lease_expires_at, fence, slot)
+                VALUES (?, ?, ?, 'leased', ?, ?, 1, ?)
+                """).execute(arguments: [job.id.rawValue, firstLine, lastLine, owner, expiry, slot])
             let chunkID = db.lastInsertedRowID
             try db.cachedStatement(sql: "UPDATE job SET next_line = ? WHERE id = ?")
                 .execute(arguments: [lastLine + 1, job.id.rawValue])
-            return ChunkLease(chunkID: chunkID, job: job, firstLine: firstLine, lastLine: lastLine, fence: 1, owner: owner)
+            return ChunkLease(
+                chunkID: chunkID, job: job, firstLine: firstLine, lastLine: lastLine, fence: 1, owner: owner, slot: slot)
         }
+    }
+
+    /// The claim's guard for `-j` (on a row of `job`): fewer of the job's
+    /// chunks are leased than its limit allows. Each leased chunk is one
+    /// running command (a slot runs one item, or one group, at a time), and
+    /// the count is taken inside the claim's write transaction, so daemons
+    /// racing for the last place cannot both get it.
+    static let belowRunningLimit = """
+        ((job.max_running IS NULL AND job.max_running_percent IS NULL)
+         OR (SELECT count(*) FROM chunk AS running WHERE running.job_id = job.id AND running.state = 'leased')
+            < coalesce(job.max_running,
+                       max(1, CAST(job.max_running_percent * (SELECT coalesce(sum(workers), 0) FROM daemon) / 100 AS INTEGER))))
+        """
+
+    /// The smallest slot number (from 1) that none of the job's leased chunks
+    /// has: GNU parallel's `{%}`, which stays within 1…N under `-j N`.
+    static func freeSlot(_ db: Database, job: JobID) throws -> Int {
+        let used = Set(try Int.fetchAll(
+            db.cachedStatement(sql: "SELECT slot FROM chunk WHERE job_id = ? AND state = 'leased' AND slot IS NOT NULL"),
+            arguments: [job.rawValue]))
+        var slot = 1
+        while used.contains(slot) { slot += 1 }
+        return slot
     }
 
     public func itemsPending(for lease: ChunkLease, afterLine: Int64, limit: Int) throws -> [WorkItem] {
@@ -159,12 +187,12 @@ extension SQLiteStore {
     public func chunksHeld(owner: String) throws -> [ChunkLease] {
         try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT id, job_id, first_line, last_line, fence FROM chunk WHERE owner = ? AND state = 'leased'",
+                db, sql: "SELECT id, job_id, first_line, last_line, fence, slot FROM chunk WHERE owner = ? AND state = 'leased'",
                 arguments: [owner]
             ).map { row in
                 ChunkLease(
                     chunkID: row["id"], job: try Self.requireJob(db, JobID(row["job_id"])), firstLine: row["first_line"],
-                    lastLine: row["last_line"], fence: row["fence"], owner: owner)
+                    lastLine: row["last_line"], fence: row["fence"], owner: owner, slot: row["slot"] ?? 1)
             }
         }
     }

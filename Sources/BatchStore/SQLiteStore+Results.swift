@@ -4,7 +4,8 @@ import GRDBSQLite
 
 extension SQLiteStore {
     static let resultColumns = """
-        line, sequence, status, exit_status, signal, output, error_output, reason, attempts, started_at, finished_at
+        line, sequence, status, exit_status, signal, output, error_output, reason, attempts, started_at, finished_at,
+        group_first, group_last
         """
 
     /// Runs a `SELECT resultColumns ... ?1 ?2 ?3` query with the three
@@ -46,7 +47,9 @@ extension SQLiteStore {
                 errorOutput: blob(6),
                 reason: text(7),
                 startedAt: Date(timeIntervalSince1970: sqlite3_column_double(raw, 9)),
-                finishedAt: Date(timeIntervalSince1970: sqlite3_column_double(raw, 10)))
+                finishedAt: Date(timeIntervalSince1970: sqlite3_column_double(raw, 10)),
+                group: sqlite3_column_type(raw, 11) == SQLITE_NULL
+                    ? nil : sqlite3_column_int64(raw, 11)...max(sqlite3_column_int64(raw, 11), sqlite3_column_int64(raw, 12)))
             results.append(ItemResult(
                 line: sqlite3_column_int64(raw, 0), sequence: sqlite3_column_int64(raw, 1), outcome: outcome,
                 attempts: Int(sqlite3_column_int64(raw, 8))))

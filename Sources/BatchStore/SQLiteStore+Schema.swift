@@ -152,6 +152,26 @@ extension SQLiteStore {
                 ALTER TABLE job ADD COLUMN warning_at REAL;
                 """)
         }
+        migrator.registerMigration("v6: per-job parallelism, groups of items, replacement options") { db in
+            // Issue 10. `-j`: at most max_running (or max_running_percent of the
+            // registered workers) of the job's chunks are leased at once, one
+            // running command each; the claim counts them through
+            // chunk_leased_job. `{%}`: each leased chunk has the smallest slot
+            // number free among its job's leased chunks. `-n`/`-X`: group_size
+            // (0: as many as fit); a result of a group records the group's line
+            // range. `-I`: item_token; `--colsep`: column_separator.
+            try db.execute(sql: """
+                ALTER TABLE job ADD COLUMN max_running INTEGER CHECK (max_running >= 1);
+                ALTER TABLE job ADD COLUMN max_running_percent REAL CHECK (max_running_percent > 0);
+                ALTER TABLE job ADD COLUMN group_size INTEGER CHECK (group_size >= 0);
+                ALTER TABLE job ADD COLUMN item_token BLOB;
+                ALTER TABLE job ADD COLUMN column_separator TEXT;
+                ALTER TABLE chunk ADD COLUMN slot INTEGER CHECK (slot >= 1);
+                ALTER TABLE result ADD COLUMN group_first INTEGER;
+                ALTER TABLE result ADD COLUMN group_last INTEGER;
+                CREATE INDEX chunk_leased_job ON chunk(job_id) WHERE state = 'leased';
+                """)
+        }
         return migrator
     }
 

@@ -23,7 +23,17 @@ public final class AdaptiveChunkSizer: Sendable {
 
     public func size(for job: Job, unclaimed: Int64) -> Int {
         if case .fixed(let n) = job.spec.chunkSize { return n }
-        guard let average = secondsPerItem.withLock({ $0[job.id] }) else { return 1 }
+        guard let grouping = job.spec.grouping else { return sizeByTime(for: job, unclaimed: unclaimed, maximum: maximum) ?? 1 }
+        // A group never spans chunks: a chunk holds whole groups of `-n N`
+        // (first one group, then as many as take about the target time), and
+        // for `-X` enough items to fill several command lines.
+        let unit = min(grouping.maximumItems, 5000)
+        let size = sizeByTime(for: job, unclaimed: unclaimed, maximum: max(maximum, unit * 10)) ?? unit
+        return max(unit, (size + unit - 1) / unit * unit)
+    }
+
+    private func sizeByTime(for job: Job, unclaimed: Int64, maximum: Int) -> Int? {
+        guard let average = secondsPerItem.withLock({ $0[job.id] }) else { return nil }
         let byTime = average > 0 ? Int(min(Double(maximum), targetChunkDuration / average)) : maximum
         let share = Int((unclaimed + Int64(workers) - 1) / Int64(workers))
         return max(1, min(byTime, share))

@@ -12,8 +12,13 @@ import BatchStore
 /// processes, memory) run out before the work could start, it returns
 /// `.resourceFault`: a fault of the daemon, not of the item, which is handed
 /// back rather than failed.
+///
+/// A run takes one item, or a group of consecutive items for a job with
+/// `grouping` (`-n`, `-X`): `groupSize` says how many of the next items the
+/// next run takes, and the outcome is the run's.
 protocol BlockingItemHandler: ItemHandler {
-    func attempt(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> BlockingRun
+    func attempt(_ items: ArraySlice<WorkItem>, of job: Job, slot: Int, timeout: Double?, stop: StopSignal) -> BlockingRun
+    func groupSize(_ items: ArraySlice<WorkItem>, of job: Job, slot: Int) -> Int
 }
 
 /// How one blocking run ended.
@@ -27,7 +32,7 @@ enum BlockingRun: Sendable {
 extension BlockingItemHandler {
     /// The outcome, or `nil` when the run was stopped or could not start.
     func runBlocking(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> ItemOutcome? {
-        if case .finished(let outcome) = attempt(item, of: job, timeout: timeout, stop: stop) { return outcome }
+        if case .finished(let outcome) = attempt([item], of: job, slot: 1, timeout: timeout, stop: stop) { return outcome }
         return nil
     }
 }

@@ -26,7 +26,9 @@ public struct CommandHandler: BlockingItemHandler {
     public func run(_ item: WorkItem, of job: Job) async throws -> ItemOutcome {
         let stop = StopSignal()
         let run = await withTaskCancellationHandler {
-            await BlockingThreads.shared.value { [self] in attempt(item, of: job, timeout: nil, stop: stop) }
+            await BlockingThreads.shared.value { [self, slot = WorkerPool.jobSlot] in
+                attempt([item], of: job, slot: slot, timeout: nil, stop: stop)
+            }
         } onCancel: {
             stop.trigger()
         }
@@ -41,10 +43,25 @@ public struct CommandHandler: BlockingItemHandler {
         }
     }
 
-    func attempt(_ item: WorkItem, of job: Job, timeout: Double?, stop: StopSignal) -> BlockingRun {
+    func groupSize(_ items: ArraySlice<WorkItem>, of job: Job, slot: Int) -> Int {
+        guard let grouping = job.spec.grouping, !items.isEmpty else { return min(1, items.count) }
+        let builder = commands.prepared(for: job).builder
+        return builder.groupCount(items.map { .init(Array($0.data), line: $0.line) }[...], grouping: grouping, slot: slot)
+    }
+
+    func attempt(_ items: ArraySlice<WorkItem>, of job: Job, slot: Int, timeout: Double?, stop: StopSignal) -> BlockingRun {
+        let run = attemptRun(items, of: job, slot: slot, timeout: timeout, stop: stop)
+        guard job.spec.grouping != nil, case .finished(var outcome) = run, let first = items.first, let last = items.last
+        else { return run }
+        outcome.group = first.line...last.line
+        return .finished(outcome)
+    }
+
+    private func attemptRun(_ items: ArraySlice<WorkItem>, of job: Job, slot: Int, timeout: Double?, stop: StopSignal) -> BlockingRun {
         let started = Date()
         let prepared = commands.prepared(for: job)
-        let argv = prepared.builder.argv(for: item.data, line: item.line)
+        let argv = prepared.builder.argv(for: items.map { .init(Array($0.data), line: $0.line) }, slot: slot)
+        let item = items[items.startIndex]
         func failure(_ exitStatus: Int32, _ reason: String) -> ItemOutcome {
             ItemOutcome(
                 status: .failed, exitStatus: exitStatus, errorOutput: Data(reason.utf8), reason: reason,
@@ -69,6 +86,8 @@ public struct CommandHandler: BlockingItemHandler {
             result = try process.runBlocking(deadline: timeout.map { .now + .seconds($0) }, stop: stop)
         } catch is CancellationError {
             return .stopped
+        } catch let error as SpawnedProcess.SpawnError where error.errno == E2BIG {
+            return .finished(failure(126, "cannot run \(Printable.text(path)): the command line is too long for the system (\(argv.reduce(0) { $0 + $1.count + 1 }) bytes of arguments)"))
         } catch let error as SpawnedProcess.SpawnError where ResourceFaults.isResourceErrno(error.errno) {
             return .resourceFault("\(error) (\(Printable.errnoName(error.errno)))")
         } catch let error as SpawnedProcess.SpawnError where error.errno == ENOENT || error.errno == ENOTDIR {

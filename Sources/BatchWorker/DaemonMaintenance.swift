@@ -20,12 +20,16 @@ import ServiceLifecycle
 ///   owner has no record at all are handed back at once.
 /// - With `idleExit`, the service ends (and with it the daemon, gracefully)
 ///   after no job has been open or sealed for that long.
+/// - With `keep`, jobs that ended longer ago than that are deleted, at start
+///   and every hour, so the database does not grow without bound. A job
+///   that is open, sealed or running is never deleted.
 public struct DaemonMaintenance: Service {
     let store: any BatchStore
     let record: DaemonRecord
     let leaseDuration: TimeInterval
     let interval: Duration
     let idleExit: TimeInterval?
+    let keep: TimeInterval?
     let logger: Logger
     let faults: StoreFaultLog
     let metrics = PoolMetrics()
@@ -33,8 +37,9 @@ public struct DaemonMaintenance: Service {
 
     public init(
         store: any BatchStore, record: DaemonRecord, leaseDuration: TimeInterval, interval: Duration = .seconds(1),
-        idleExit: TimeInterval?, logger: Logger, faults: StoreFaultLog? = nil
+        idleExit: TimeInterval?, keep: TimeInterval? = nil, logger: Logger, faults: StoreFaultLog? = nil
     ) {
+        self.keep = keep
         self.store = store
         self.record = record
         self.leaseDuration = leaseDuration
@@ -52,8 +57,13 @@ public struct DaemonMaintenance: Service {
     public func run() async throws {
         var idleSince: Date?
         var logTruncated = false
+        var nextCleanup = ContinuousClock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = Date()
+            if let keep, ContinuousClock.now >= nextCleanup {
+                nextCleanup = .now + .seconds(3600)
+                removeEndedJobs(olderThan: keep, now: now)
+            }
             guard store.storageStillAtLocation() else {
                 // Its jobs are out of sight of every `batch` command: running them
                 // on would be work nobody can see or stop.
@@ -80,6 +90,18 @@ public struct DaemonMaintenance: Service {
                 }
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// Deletes the jobs that ended more than `age` ago (`--keep`).
+    func removeEndedJobs(olderThan age: TimeInterval, now: Date) {
+        do {
+            let removed = try store.jobsDeleteEnded(before: now.addingTimeInterval(-age))
+            if !removed.isEmpty {
+                logger.info("removed \(removed.count) job(s) that ended more than \(DurationText.describe(age)) ago (--keep)")
+            }
+        } catch {
+            faults.failed("removing old jobs", error)
         }
     }
 

@@ -18,7 +18,7 @@ final class PreparedCommands: Sendable {
         if let prepared = cache.withLock({ $0[job.id] }) { return prepared }
         let spec = job.spec
         let prepared = Prepared(
-            builder: CommandLineBuilder(arguments: spec.argumentBytes),
+            builder: CommandLineBuilder(spec: spec),
             executable: spec.argumentBytes.first.flatMap {
                 ExecutableLocator.locate($0, workingDirectory: spec.workingDirectoryBytes, environment: spec.environment)
             },

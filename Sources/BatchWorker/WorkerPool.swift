@@ -46,6 +46,8 @@ public final class WorkerPool: Service {
     let unattended = Mutex<Set<Int64>>([])
     /// The index of the slot a task works for.
     @TaskLocal static var slot: Int?
+    /// The job slot (`{%}`) of the chunk a task works on.
+    @TaskLocal static var jobSlot: Int = 1
 
     public init(
         store: any BatchStore, handler: any ItemHandler, configuration: WorkerPoolConfiguration, logger: Logger,
@@ -137,6 +139,9 @@ public final class WorkerPool: Service {
 
     var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) || Task.isCancelled }
 
+    /// Whether graceful shutdown began (readable from any thread).
+    var isStoppingFlag: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+
     // MARK: - Slots
 
     func runSlot() async {
@@ -170,7 +175,12 @@ public final class WorkerPool: Service {
             if lease.job.spec.stream {
                 await workStream(startingWith: lease)
             } else {
-                await work(on: lease)
+                await Self.$jobSlot.withValue(lease.slot) { await work(on: lease) }
+                if lease.job.spec.maxRunning != nil {
+                    // The chunk counts against the job's -j until its end is
+                    // committed: commit it before claiming again.
+                    await committer.flush()
+                }
             }
             working(on: nil)
         }
@@ -205,7 +215,7 @@ public final class WorkerPool: Service {
         while true {
             let page: [WorkItem]
             do {
-                page = try store.itemsPending(for: lease, afterLine: afterLine, limit: 64)
+                page = try store.itemsPending(for: lease, afterLine: afterLine, limit: Self.pageSize(for: lease.job))
             } catch {
                 faults.failed("reading items", error)
                 try? await Task.sleep(for: .milliseconds(500))
@@ -249,6 +259,11 @@ public final class WorkerPool: Service {
                     case .failed(let at, let outcome):
                         index = at
                         firstAttempt = outcome
+                    case .groupFailed(let next):
+                        // The failure may halt the job: know before starting another run.
+                        await committer.flush()
+                        index = next
+                        continue
                     }
                 }
                 let item = page[index]
@@ -269,72 +284,6 @@ public final class WorkerPool: Service {
             }
             afterLine = page[page.endIndex - 1].line
             await committer.waitForRoom()
-        }
-    }
-
-    private enum ThreadRun: Sendable {
-        /// Every item ran and its result was handed over.
-        case finished
-        /// The item at this index did not start: the task must look why.
-        case interrupted(at: Int)
-        /// The item at this index was stopped while it ran.
-        case stopped
-        /// The item at this index could not start for want of the daemon's
-        /// resources: the lease is handed back and the slot waits.
-        case resourceFault
-        /// The item at this index failed its first attempt, and the job may
-        /// retry it or halt: the task handles it.
-        case failed(at: Int, ItemOutcome)
-    }
-
-    /// Runs items one after another on one thread of `BlockingThreads`,
-    /// handing each result to the committer from there, until they run out,
-    /// one fails in a way the task must handle, or something says stop (the
-    /// lease's verdict, the pool stopping, the task being cancelled).
-    private func runOnThread(_ items: ArraySlice<WorkItem>, _ lease: ChunkLease, _ handler: any BlockingItemHandler) async -> ThreadRun {
-        let stop = StopSignal()
-        return await withTaskCancellationHandler {
-            await BlockingThreads.shared.value { [self] in
-                let spec = lease.job.spec
-                var verifiedAt = ContinuousClock.now
-                for index in items.indices {
-                    let item = items[index]
-                    if stopping.load(ordering: .sequentiallyConsistent) || stop.isTriggered { return .interrupted(at: index) }
-                    if let verdict = committer.verdict(for: lease), verdict != .recorded { return .interrupted(at: index) }
-                    // The watcher may not have run since a gap (a SIGSTOP, a starved
-                    // thread), and the lease may have been taken over meanwhile: look
-                    // before starting, at most every two watch intervals.
-                    if ContinuousClock.now - verifiedAt > configuration.watchInterval * 2 {
-                        // Stopped, not interrupted: a fresh page would start with a fresh check time.
-                        if let status = try? store.leaseStatus(lease), status != .held { return .stopped }
-                        verifiedAt = .now
-                    }
-                    metrics.running.increment()
-                    let run = handler.attempt(item, of: lease.job, timeout: timeout(for: lease.job), stop: stop)
-                    metrics.running.decrement()
-                    let outcome: ItemOutcome
-                    switch run {
-                    case .finished(let finished): outcome = finished
-                    case .stopped: return .stopped
-                    case .resourceFault(let reason):
-                        ResourceFaults.shared.failed(reason)
-                        ResourceFaults.shared.log(logger: logger)
-                        return .resourceFault
-                    }
-                    ResourceFaults.shared.succeeded(logger: logger)
-                    if outcome.status == .succeeded {
-                        sizer.observe(job: lease.job.id, seconds: outcome.duration)
-                    } else if spec.retries > 0 || spec.halt != nil {
-                        return .failed(at: index, outcome)
-                    }
-                    committer.submitNow(lease, [(item.line, outcome, 1)], completesChunk: item.line == lease.lastLine)
-                    // The task waits for room: large outputs must not pile up in memory.
-                    if committer.isFull, index + 1 < items.endIndex { return .interrupted(at: index + 1) }
-                }
-                return .finished
-            }
-        } onCancel: {
-            stop.trigger()
         }
     }
 
@@ -394,6 +343,13 @@ public final class WorkerPool: Service {
         guard let timeout = job.spec.timeout else { return nil }
         if case .seconds = timeout { return timeout.seconds(median: nil) }
         return timeout.seconds(median: medians.median(for: job.id))
+    }
+
+    /// Items read per page: whole groups (a group never spans pages).
+    static func pageSize(for job: Job) -> Int {
+        guard let grouping = job.spec.grouping else { return 64 }
+        let unit = min(grouping.maximumItems, 5000)
+        return unit * max(1, 64 / unit)
     }
 
     private enum ItemRun: Sendable {

@@ -20,4 +20,23 @@ struct Batch: AsyncParsableCommand {
             RunCommand.self, SubmitCommand.self, FollowCommand.self, WaitCommand.self, StatusCommand.self,
             ListCommand.self, CancelCommand.self, RetryCommand.self, ResultsCommand.self, LogsCommand.self, RemoveCommand.self, GarbageCollectCommand.self, DaemonCommand.self,
         ])
+
+    /// The parser's entry point, after a look for a misspelled subcommand
+    /// (the parser only says "Unexpected argument").
+    static func main() async {
+        if let hint = ArgumentHints.unknownSubcommand(Array(CommandLine.arguments.dropFirst())) {
+            StandardError.line("Error: \(hint)")
+            exit(withError: ExitCode(ExitStatus.usage.rawValue))
+        }
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

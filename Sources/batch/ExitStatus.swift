@@ -20,6 +20,8 @@ enum ExitStatus: Int32 {
     case badInput = 65
     /// The input file cannot be read.
     case noInput = 66
+    /// An output file (`--joblog`) cannot be written.
+    case cannotCreate = 73
     /// No daemon serves the database and one could not be started.
     case unavailable = 69
     /// The database cannot be opened, is not a batch database, or failed.
@@ -35,7 +37,7 @@ enum ExitStatus: Int32 {
         Exit status: 0 success; 1 some items failed; 2 the job was cancelled; 3 no such job; \
         4 the job's state does not allow it; 5 the job was halted by its --halt policy; 64 bad options; 65 bad input (an item over the size limit, \
         a resumed input that differs, a per-item item over 128 KiB); 66 the input file cannot be read; 69 no daemon could be started; \
-        74 the database cannot be used; 124 wait timed out (the job goes on); 127 the command was not found \
+        73 the --joblog file cannot be written; 74 the database cannot be used; 124 wait timed out (the job goes on); 127 the command was not found \
         (submit, run); 130 interrupted by Ctrl-C (run \
         cancels its job, follow and wait detach).
         """

@@ -42,11 +42,11 @@ struct FollowCommand: AsyncParsableCommand {
             let id = try parseJobID(job)
             guard let found = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
             if found.state.isRunnable { try store.ensureDaemon(db, owner: found.ownerUID ?? db.fileOwner) }
-            let (order, from, json) = (follow.order, from, follow.json)
+            let (order, from, json, records) = (follow.order, from, follow.json, follow.records)
             Interruption.install(.detachFollow(job: id, unordered: follow.unordered), cursor: from)
             return try await withDaemonWatch(store: db, options: store, job: id) {
                 try await withProgress(store: db, job: id, mode: progress.mode) {
-                    try await followResults(store: db, job: id, order: order, from: from, json: json)
+                    try await followResults(store: db, job: id, order: order, from: from, json: json, records: records)
                 }
             }
         }

@@ -6,10 +6,25 @@ struct FollowOptions: ParsableArguments {
     @Flag(help: "Print results in completion order (like imap_unordered) instead of input order (like imap).")
     var unordered = false
 
-    @Flag(help: "Print one JSON object per item: line, status, exit_status, signal, output (or output_base64), attempts, cursor.")
+    @Flag(help: "Print one JSON object per item: line, input (or input_base64), status, exit_status, signal, output (or output_base64), attempts, cursor, and group for an item of a group run.")
     var json = false
 
+    @OptionGroup var records: RecordOptions
+
     var order: ResultStream.Order { unordered ? .completion : .input }
+}
+
+/// `--tag` and `--joblog`, shared by follow, wait, run and results.
+struct RecordOptions: ParsableArguments {
+    @Flag(help: "Prefix each line of output with its item and a tab (like GNU parallel --tag; a group's items are joined by spaces).")
+    var tag = false
+
+    @Option(help: "Append one line per run to FILE in GNU parallel's joblog format (Seq Host Starttime JobRuntime Send Receive Exitval Signal Command).")
+    var joblog: String?
+
+    func printer(json: Bool, order: ResultStream.Order, job: Job) throws -> ResultPrinter {
+        ResultPrinter(json: json, order: order, tag: tag, joblog: try joblog.map { try Joblog(path: $0, job: job) })
+    }
 }
 
 /// `--progress` / `--no-progress`, shared by follow, wait and run.
@@ -47,14 +62,17 @@ func withProgress<T: Sendable>(
 
 /// Prints a job's results as they are recorded until the job ends, and
 /// returns the exit status that describes how it ended.
-func followResults(store: any BatchStore, job: JobID, order: ResultStream.Order, from cursor: Int64, json: Bool)
-    async throws -> ExitStatus
-{
+func followResults(
+    store: any BatchStore, job: JobID, order: ResultStream.Order, from cursor: Int64, json: Bool, records: RecordOptions
+) async throws -> ExitStatus {
     var stream = ResultStream(store: store, job: job, order: order, from: cursor)
-    var printer = ResultPrinter(json: json, order: order)
+    guard let found = try store.jobFetch(job) else { throw CLIError(.noSuchJob, "no job \(job)") }
+    var printer = try records.printer(json: json, order: order, job: found)
     while let page = try await stream.next() {
+        let lines = printer.linesNeeded(for: page)
+        let inputs = lines.isEmpty ? [:] : try store.itemsFetch(job: job, lines: lines)
         Interruption.printing(upTo: stream.cursor) {
-            for result in page { printer.print(result) }
+            for result in page { printer.print(result, inputs: inputs) }
             printer.flush()
         }
     }

@@ -42,6 +42,8 @@ struct InputItems {
     private var partial = Data()
     private var line: Int64 = 0
     private var finished = false
+    /// Items given as arguments (after `:::`) rather than read from `fd`.
+    private var listed: [[UInt8]]?
 
     init(fd: Int32, separator: UInt8, maxItemSize: Int, passedAsArgument: Bool) {
         self.fd = fd
@@ -51,9 +53,22 @@ struct InputItems {
         limit = limitedByArguments ? Self.argumentLimit : maxItemSize
     }
 
+    /// Items given as arguments: each one is an item, whatever bytes it holds.
+    init(listed: [[UInt8]], maxItemSize: Int, passedAsArgument: Bool) {
+        self.init(fd: -1, separator: 10, maxItemSize: maxItemSize, passedAsArgument: passedAsArgument)
+        self.listed = listed
+    }
+
     /// The next event. `waitingWork` says whether the caller holds items it
     /// would flush if the input paused.
     mutating func next(waitingWork: Bool) throws -> Event {
+        if listed != nil {
+            guard Int(line) < listed!.count else { return .end }
+            let item = listed![Int(line)]
+            line += 1
+            if item.count > limit { throw ItemTooLarge(line: line, size: item.count, overArgumentLimit: limitedByArguments) }
+            return .item(line: line, data: Data(item))
+        }
         while true {
             if start < end {
                 let found = buffer[start..<end].firstIndex(of: separator)

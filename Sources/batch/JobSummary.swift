@@ -25,6 +25,10 @@ struct JobSummary: Encodable {
     /// The last warning a daemon recorded about the job, and when.
     var warning: String?
     var warningAt: String?
+    /// `-j`: at most this many of the job's commands at once ("4", or "50%" of the workers).
+    var jobs: String?
+    /// `-n N` ("N") or `-X` ("fit"): items per run of the command.
+    var itemsPerRun: String?
     // `status` only (absent from `list`):
     /// Items finished per second over the last minute.
     var ratePerSecond: Double?
@@ -34,6 +38,8 @@ struct JobSummary: Encodable {
     var daemons: [Int32]?
     /// Items claimed by a daemon and not finished yet.
     var claimed: Int64?
+    /// The job's commands running now (its leased chunks).
+    var running: Int?
     /// Runs of the finished items (retries included).
     var attempts: Int64?
     /// Finished items that needed more than one run.
@@ -59,7 +65,8 @@ struct JobSummary: Encodable {
         case warningAt = "warning_at"
         case ratePerSecond = "rate_per_second"
         case etaSeconds = "eta_seconds"
-        case daemons, failures, claimed, attempts, retried
+        case daemons, failures, claimed, attempts, retried, jobs, running
+        case itemsPerRun = "items_per_run"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -81,6 +88,9 @@ struct JobSummary: Encodable {
         try container.encode(haltReason, forKey: .haltReason)
         try container.encode(warning, forKey: .warning)
         try container.encode(warningAt, forKey: .warningAt)
+        try container.encode(jobs, forKey: .jobs)
+        try container.encode(itemsPerRun, forKey: .itemsPerRun)
+        try container.encodeIfPresent(running, forKey: .running)
         try container.encodeIfPresent(ratePerSecond, forKey: .ratePerSecond)
         if daemons != nil { try container.encode(etaSeconds, forKey: .etaSeconds) }
         try container.encodeIfPresent(daemons, forKey: .daemons)
@@ -95,7 +105,9 @@ struct JobSummary: Encodable {
         let rate = try store.finishRate(of: job, now: now)
         ratePerSecond = (rate * 100).rounded() / 100
         etaSeconds = job.state == .sealed && rate > 0 ? (Double(job.pendingCount) / rate).rounded() : nil
-        let owners = Set(try store.chunksLeasedList().filter { $0.job == job.id }.map(\.owner))
+        let leased = try store.chunksLeasedList().filter { $0.job == job.id }
+        running = leased.count
+        let owners = Set(leased.map(\.owner))
         daemons = try store.daemonsList().filter { owners.contains($0.id) }.map(\.pid).sorted()
         (claimed, attempts, retried) = try store.itemCounts(job: job.id)
         failures = try store.resultsFailed(job: job.id, limit: 5).map {
@@ -125,6 +137,8 @@ struct JobSummary: Encodable {
         haltReason = job.haltReason
         warning = job.warning
         warningAt = job.warningAt.map(format.string(from:))
+        jobs = job.spec.maxRunning?.description
+        itemsPerRun = job.spec.grouping.map { if case .items(let n) = $0 { "\(n)" } else { "fit" } }
     }
 
     /// The command as a shell would show it.

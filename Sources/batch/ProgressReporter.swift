@@ -79,9 +79,12 @@ enum StatusLine {
     private static let shown = Mutex<Bool>(false)
     static let erase = "\r\u{1B}[K"
 
+    /// Redraws in place with one write: back to the line's start, the new
+    /// text over the old, then erase what is left of the old (erasing first
+    /// showed an empty line for a moment: a flicker).
     static func draw(_ text: String) {
         shown.withLock { shown in
-            writeAll(2, Array((erase + text).utf8))
+            writeAll(2, Array(("\r" + text + "\u{1B}[K").utf8))
             shown = true
         }
     }

@@ -8,9 +8,10 @@ struct ResultsCommand: AsyncParsableCommand {
         abstract: "Export a job's recorded results, in input order, without waiting.",
         discussion: """
             text: each successful output as the command wrote it (like 'batch wait', but only what is \
-            recorded now). ndjson: one JSON object per item, as 'follow --json' prints. csv: a header, \
-            then line,status,exit_status,signal,attempts,reason,output; an output that is not UTF-8 is \
-            written as base64: followed by its base64.
+            recorded now; a line on stderr counts the failed items left out); with --failed, the failed \
+            items' inputs, one per line. ndjson: one JSON object per item, as 'follow --json' prints, \
+            input included. csv: a header, then line,status,exit_status,signal,attempts,reason,output,input,stderr; \
+            a value that is not UTF-8 is written as base64: followed by its base64.
 
             Examples:
               batch results 7 --format csv > results.csv
@@ -28,8 +29,10 @@ struct ResultsCommand: AsyncParsableCommand {
     @Option(help: "text, ndjson or csv.")
     var format: Format = .text
 
-    @Flag(help: "Only the failed items.")
+    @Flag(help: "Only the failed items (in text format: their inputs, one per line, ready to be run again).")
     var failed = false
+
+    @OptionGroup var records: RecordOptions
 
     @Argument(help: "The job id.")
     var job: String
@@ -40,23 +43,36 @@ struct ResultsCommand: AsyncParsableCommand {
         try await reportingErrors {
             let db = try store.openStore()
             let id = try parseJobID(job)
-            guard try db.jobFetch(id) != nil else { throw CLIError(.noSuchJob, "no job \(id)") }
-            var printer = ResultPrinter(json: true, order: .input)
+            guard let found = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
+            var printer = try records.printer(json: format == .ndjson, order: .input, job: found)
             var out = OutputBuffer(fd: 1)
-            if format == .csv { out.append("line,status,exit_status,signal,attempts,reason,output\n") }
+            if format == .csv { out.append("line,status,exit_status,signal,attempts,reason,output,input,stderr\n") }
             var after: Int64 = 0
+            var leftOut = 0
             while true {
                 let page = try db.resultsByLine(job: id, afterLine: after, limit: 1000)
                 guard let last = page.last else { break }
                 after = last.line
-                for result in page where !failed || result.outcome.status == .failed {
+                let shown = page.filter { !failed || $0.outcome.status == .failed }
+                var lines = printer.linesNeeded(for: shown)
+                if format == .csv || (format == .text && failed) { lines = shown.map(\.line) }
+                let inputs = lines.isEmpty ? [:] : try db.itemsFetch(job: id, lines: lines)
+                for result in shown {
                     switch format {
+                    case .text where failed:
+                        // The failed items themselves, one per line: input for another run.
+                        out.append(inputs[result.line] ?? Data())
+                        out.append([found.spec.nulSeparated ? 0 : 10])
                     case .text:
-                        if result.outcome.status == .succeeded { out.append(result.outcome.output) }
+                        if result.outcome.status == .succeeded {
+                            printer.print(result, inputs: inputs)
+                        } else {
+                            leftOut += 1
+                        }
                     case .ndjson:
-                        printer.print(result)
+                        printer.print(result, inputs: inputs)
                     case .csv:
-                        out.append(Self.csvRow(result))
+                        out.append(Self.csvRow(result, input: inputs[result.line] ?? Data()))
                     }
                 }
                 printer.flush()
@@ -64,15 +80,19 @@ struct ResultsCommand: AsyncParsableCommand {
             }
             printer.flush()
             out.flush()
+            if leftOut > 0 {
+                StandardError.line("batch: job \(id): \(leftOut) failed item(s) are not in this output ('batch results \(id) --failed' lists them)")
+            }
         }
     }
 
-    static func csvRow(_ result: ItemResult) -> String {
+    static func csvRow(_ result: ItemResult, input: Data) -> String {
         let outcome = result.outcome
-        let output = String(validating: outcome.output, as: UTF8.self) ?? "base64:" + outcome.output.base64EncodedString()
+        func text(_ data: Data) -> String { String(validating: data, as: UTF8.self) ?? "base64:" + data.base64EncodedString() }
         let fields = [
             String(result.line), outcome.status.rawValue, outcome.exitStatus.map(String.init) ?? "",
-            outcome.signal.map(String.init) ?? "", String(result.attempts), outcome.reason ?? "", output,
+            outcome.signal.map(String.init) ?? "", String(result.attempts), outcome.reason ?? "", text(outcome.output),
+            text(input), outcome.status == .failed ? text(outcome.errorOutput) : "",
         ]
         return fields.map(csvField).joined(separator: ",") + "\n"
     }

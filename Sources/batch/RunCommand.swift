@@ -24,14 +24,18 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var progress: ProgressOptions
     @OptionGroup var submit: SubmitOptions
 
-    func validate() throws { try submit.validateCommand() }
+    func validate() throws { try submit.validateCommand("run") }
 
     func run() async throws {
         let status = try await reportingErrors {
             // The input first: a job is never created for an input that cannot be read.
             let (fd, name) = try submit.openInput()
+            if submit.parallel.dryRun {
+                try DryRun(options: submit).run(fd: fd, inputName: name)
+                return ExitStatus.success
+            }
             let db = try store.openStore()
-            if isatty(fd) == 1 {
+            if fd >= 0, isatty(fd) == 1 {
                 // Otherwise a terminal just waits, showing "0/0 so far".
                 StandardError.line("batch: reading items from the terminal, one per line, until Ctrl-D")
             }
@@ -40,19 +44,19 @@ struct RunCommand: AsyncParsableCommand {
             let job = try db.jobCreate(spec, now: Date())
             Interruption.install(.cancelRun(store: db, job: job.id))
             try store.ensureDaemon(db)
-            let maxItemSize = submit.maxItemBytes
+            let submitOptions = submit
             let passedAsArgument = !submit.stream
             let separator: UInt8 = submit.null ? 0 : 10
             let order = follow.order
             let json = follow.json
+            let records = follow.records
             let progressMode = progress.mode
             return try await withThrowingTaskGroup(of: ExitStatus?.self) { group in
                 group.addTask {
                     // A thread of its own: reading the input blocks, and must not hold up the follower.
                     do {
                         try await onThread {
-                            var items = InputItems(
-                                fd: fd, separator: separator, maxItemSize: maxItemSize, passedAsArgument: passedAsArgument)
+                            var items = submitOptions.inputItems(fd: fd, separator: separator, passedAsArgument: passedAsArgument)
                             _ = try Submitter(store: db, jobID: job.id, alreadyStored: 0, inputName: name).submit(from: &items)
                         }
                     } catch let error as CLIError where error.status == .jobCancelled {
@@ -63,7 +67,7 @@ struct RunCommand: AsyncParsableCommand {
                 group.addTask { [store] in
                     try await withDaemonWatch(store: db, options: store, job: job.id) {
                         try await withProgress(store: db, job: job.id, mode: progressMode) {
-                            try await followResults(store: db, job: job.id, order: order, from: 0, json: json)
+                            try await followResults(store: db, job: job.id, order: order, from: 0, json: json, records: records)
                         }
                     }
                 }

@@ -42,6 +42,11 @@ struct OutputBuffer {
         if bytes.count >= 1 << 16 { flush() }
     }
 
+    mutating func append(_ data: [UInt8]) {
+        bytes.append(contentsOf: data)
+        if bytes.count >= 1 << 16 { flush() }
+    }
+
     mutating func append(_ text: String) {
         bytes.append(contentsOf: text.utf8)
         if bytes.count >= 1 << 16 { flush() }

@@ -16,7 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at, halt_reason, rate_per_second, eta_seconds, daemons (pids), failures ([{line, reason}]), claimed, attempts, retried.")
+    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at, halt_reason, rate_per_second, eta_seconds, daemons (pids), failures ([{line, reason}]), claimed, running, jobs, items_per_run, attempts, retried.")
     var json = false
 
     @Argument(help: "The job id (default: the newest job).")
@@ -56,6 +56,7 @@ struct StatusCommand: AsyncParsableCommand {
                   in:       \(s.workingDirectory)
                   items:    \(total)
                   finished: \(s.finished) (\(s.succeeded) succeeded, \(s.failed) failed), \(s.pending) pending (\(s.claimed ?? 0) claimed by a daemon)
+                  running:  \(s.running ?? 0) command(s)\(s.jobs.map { ", at most \($0) at once (-j)" } ?? "")\(s.itemsPerRun.map { $0 == "fit" ? "; as many items per run as fit (-X)" : "; up to \($0) items per run (-n)" } ?? "")
                   attempts: \(s.attempts ?? 0) runs for the finished items, \(s.retried ?? 0) needed a retry
                   created:  \(s.createdAt)\(s.finishedAt.map { "\n  ended:    \($0)" } ?? "")\(s.haltReason.map { "\n  reason:   \($0)" } ?? "")
                   rate:     \(s.ratePerSecond ?? 0) items/s over the last minute\(s.etaSeconds.map { ", about \(Int($0)) s to go" } ?? "")

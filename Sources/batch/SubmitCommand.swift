@@ -26,23 +26,25 @@ struct SubmitCommand: AsyncParsableCommand {
     var resume: String?
 
     func validate() throws {
-        if let resume { _ = try parseJobID(resume) } else { try submit.validateCommand() }
+        if let resume { _ = try parseJobID(resume) } else { try submit.validateCommand("submit") }
     }
 
     func run() async throws {
         try await reportingErrors {
             // The input first: a job is never created for an input that cannot be read.
             let (fd, name) = try submit.openInput()
+            if submit.parallel.dryRun {
+                return try DryRun(options: submit).run(fd: fd, inputName: name)
+            }
             let db = try store.openStore()
-            if isatty(fd) == 1 {
+            if fd >= 0, isatty(fd) == 1 {
                 // Otherwise a terminal just waits, showing "0/0 so far".
                 StandardError.line("batch: reading items from the terminal, one per line, until Ctrl-D")
             }
             let (jobID, alreadyStored, separator, stream) = try prepareJob(db)
             if resume == nil { writeAll(1, Array("\(jobID)\n".utf8)) }
             try store.ensureDaemon(db)
-            var items = InputItems(
-                fd: fd, separator: separator, maxItemSize: submit.maxItemBytes, passedAsArgument: !stream)
+            var items = submit.inputItems(fd: fd, separator: separator, passedAsArgument: !stream)
             _ = try Submitter(store: db, jobID: jobID, alreadyStored: alreadyStored, inputName: name).submit(from: &items)
         }
     }

@@ -40,13 +40,31 @@ struct SubmitOptions: ParsableArguments {
     @Flag(name: .customLong("no-check"), help: "Do not check at submit that the command can be found here (for a command that only exists where the daemons run).")
     var noCheck = false
 
+    @OptionGroup(title: "Options GNU parallel and xargs users know")
+    var parallel: ParallelOptions
+
     @Argument(
-        parsing: .remaining,
-        help: "The command to run for each item, after --. Each {} is replaced by the item; without {}, the item is the last argument.")
+        parsing: .captureForPassthrough,
+        help: ArgumentHelp(
+            "The command to run for each item, after --. Each {} is replaced by the item; without {}, the item is the last argument. After ':::', the items themselves instead of standard input (like GNU parallel).",
+            valueName: "-- command"))
     var command: [String] = []
 
+    /// The command and any `::: items`, without the `--` that separates them
+    /// from batch's options.
+    var words: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    /// Where `:::` is in `words`, if the items are given as arguments.
+    var itemsMarker: Int? { words.firstIndex(of: ":::") }
+
     /// The command without the `--` that separates it from batch's options.
-    var commandLine: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+    var commandLine: [String] { Array(words.prefix(itemsMarker ?? words.count)) }
+
+    /// The items given after `:::`, as bytes; `nil` when they come from the input.
+    var argumentItems: [[UInt8]]? {
+        guard let marker = itemsMarker else { return nil }
+        return Array(rawWords().dropFirst(marker + 1))
+    }
 
     var chunkSizePolicy: ChunkSizePolicy { ChunkSizePolicy(parsing: chunksize) ?? .auto }
 
@@ -73,11 +91,20 @@ struct SubmitOptions: ParsableArguments {
         guard Self.parseSize(maxOutput) != nil else {
             throw ValidationError("--max-output takes a size in bytes like 4096, 64K or 16M, not '\(maxOutput)'")
         }
+        try parallel.validate(stream: stream)
+        if itemsMarker != nil, input != nil {
+            throw ValidationError("the items come either after ::: or from --input, not both")
+        }
     }
 
-    func validateCommand() throws {
+    func validateCommand(_ subcommand: String) throws {
+        if command.first != "--", let program = commandLine.first,
+           let hint = ArgumentHints.optionTakenForCommand(program, options: Self.optionNames)
+        {
+            throw ValidationError(hint)
+        }
         guard let program = commandLine.first, !program.isEmpty else {
-            throw ValidationError("no command given: put it after --, as in: batch submit -- echo")
+            throw ValidationError("no command given: put it after --, as in: batch \(subcommand) -- echo")
         }
     }
 
@@ -96,6 +123,13 @@ struct SubmitOptions: ParsableArguments {
             "command not found (or not executable): \(Printable.text(program)); nothing was stored (--no-check skips this check)")
     }
 
+    /// The long options of `submit` and `run`, for suggestions.
+    static let optionNames = [
+        "--null", "--input", "--chunksize", "--max-item-size", "--stream", "--retries", "--retry-delay", "--timeout",
+        "--halt", "--max-output", "--no-check", "--jobs", "--max-args", "--shell", "--colsep", "--dry-run", "--db",
+        "--unordered", "--json", "--tag", "--joblog", "--progress", "--no-progress", "--resume",
+    ]
+
     static func parseSize(_ text: String) -> Int? {
         let scales: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)]
         for (suffix, scale) in scales where text.hasSuffix(suffix) {
@@ -107,6 +141,7 @@ struct SubmitOptions: ParsableArguments {
 
     /// Opens the input: the file named by `--input`, else standard input.
     func openInput() throws -> (fd: Int32, name: String) {
+        if itemsMarker != nil { return (-1, "the arguments after :::") }
         guard let input else { return (0, "standard input") }
         let fd = open(input, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -131,14 +166,27 @@ struct SubmitOptions: ParsableArguments {
     /// UTF-8 included: the argument parser only sees them as Strings, where
     /// such bytes are already replaced. They are the last arguments of argv.
     func commandBytes() -> [[UInt8]] {
+        parallel.command(Array(rawWords().prefix(itemsMarker ?? words.count)))
+    }
+
+    /// `words` as bytes, as this process got them.
+    func rawWords() -> [[UInt8]] {
         let raw = (0..<Int(CommandLine.argc)).map { index -> [UInt8] in
             guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
             return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
         }
-        let tail = Array(raw.suffix(commandLine.count))
+        let tail = Array(raw.suffix(words.count))
         // Only when they are the same arguments (as the parser decoded them).
-        guard tail.map({ String(decoding: $0, as: UTF8.self) }) == commandLine else { return commandLine.map { Array($0.utf8) } }
+        guard tail.map({ String(decoding: $0, as: UTF8.self) }) == words else { return words.map { Array($0.utf8) } }
         return tail
+    }
+
+    /// Where the items come from: the arguments after `:::`, or the input.
+    func inputItems(fd: Int32, separator: UInt8, passedAsArgument: Bool) -> InputItems {
+        if let listed = argumentItems {
+            return InputItems(listed: listed, maxItemSize: maxItemBytes, passedAsArgument: passedAsArgument)
+        }
+        return InputItems(fd: fd, separator: separator, maxItemSize: maxItemBytes, passedAsArgument: passedAsArgument)
     }
 
     /// The working directory, exactly, as bytes.
@@ -150,8 +198,9 @@ struct SubmitOptions: ParsableArguments {
 
     func jobSpec() -> JobSpec {
         let folder = Self.workingDirectoryBytes()
+        let arguments = commandBytes()
         return JobSpec(
-            command: commandLine,
+            command: arguments.map { String(decoding: $0, as: UTF8.self) },
             workingDirectory: folder.map { String(decoding: $0, as: UTF8.self) } ?? FileManager.default.currentDirectoryPath,
             environment: Self.currentEnvironment(),
             chunkSize: chunkSizePolicy,
@@ -162,7 +211,11 @@ struct SubmitOptions: ParsableArguments {
             maxOutput: Self.parseSize(maxOutput) ?? JobSpec.defaultMaxOutput,
             halt: halt.flatMap(HaltPolicy.init(parsing:)),
             stream: stream,
-            argumentBytes: commandBytes(),
-            workingDirectoryBytes: folder)
+            argumentBytes: arguments,
+            workingDirectoryBytes: folder,
+            maxRunning: parallel.runningLimit,
+            grouping: parallel.grouping,
+            itemToken: parallel.replace.map { Array($0.utf8) },
+            columnSeparator: parallel.colsep)
     }
 }

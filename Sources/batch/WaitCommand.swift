@@ -23,6 +23,8 @@ struct WaitCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per item (see 'batch follow --help').")
     var json = false
 
+    @OptionGroup var records: RecordOptions
+
     @OptionGroup var progress: ProgressOptions
 
     @Option(help: "Give up after this long (e.g. 500ms, 30s, 5m, 1h); the job goes on.")
@@ -44,7 +46,7 @@ struct WaitCommand: AsyncParsableCommand {
             let id = try parseJobID(job)
             guard try db.jobFetch(id) != nil else { throw CLIError(.noSuchJob, "no job \(id)") }
             let deadline = timeout.flatMap(DurationText.seconds).map { Date().addingTimeInterval($0) }
-            let (timeoutText, json) = (timeout, json)
+            let (timeoutText, json, records) = (timeout, json, records)
             if let found = try db.jobFetch(id), found.state.isRunnable {
                 try store.ensureDaemon(db, owner: found.ownerUID ?? db.fileOwner)
             }
@@ -65,7 +67,7 @@ struct WaitCommand: AsyncParsableCommand {
                     try await Task.sleep(for: .seconds(pause))
                     delay = min(delay * 2, 0.05)
                 }
-                return try await followResults(store: db, job: id, order: .input, from: 0, json: json)
+                return try await followResults(store: db, job: id, order: .input, from: 0, json: json, records: records)
               }
             }
         }

@@ -34,7 +34,10 @@ struct Batchd: AsyncParsableCommand {
     var db: String?
 
     @Option(help: "How many items to run at once (default: the number of cores).")
-    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    var workers: Int?
+
+    @Option(help: "Delete jobs that ended longer ago than this (checked at start and every hour), or never. Open and running jobs are never deleted.")
+    var keep: String = "30d"
 
     @Option(help: "On SIGTERM/SIGINT, how long running items may take to finish before they are killed (e.g. 500ms, 10s, 1m).")
     var grace: String = "10s"
@@ -55,7 +58,12 @@ struct Batchd: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        guard workers >= 1 && workers <= 1024 else { throw ValidationError("--workers must be between 1 and 1024, not \(workers)") }
+        if let workers, !(1...1024).contains(workers) {
+            throw ValidationError("--workers must be between 1 and 1024, not \(workers)")
+        }
+        if keep != "never", DurationText.seconds(keep) == nil {
+            throw ValidationError("--keep takes a duration like 30d, 12h or 1h, or never, not '\(keep)'")
+        }
         for (name, value) in [("--grace", grace), ("--lease", lease), ("--idle-exit", idleExit ?? "1s"), ("--stream-warn-after", streamWarnAfter)] {
             guard DurationText.seconds(value) != nil else {
                 throw ValidationError("\(name) takes a duration like 500ms, 10s, 5m or 1h (at most 100 years), not '\(value)'")
@@ -111,7 +119,7 @@ struct Batchd: AsyncParsableCommand {
         // start fails (or traps, in stream mode).
         let descriptorLimit = DescriptorBudget.raiseSoftLimit()
         let allowed = DescriptorBudget.workersAllowed(limit: descriptorLimit, open: DescriptorBudget.openCount())
-        var workers = self.workers
+        var workers = self.workers ?? ProcessInfo.processInfo.activeProcessorCount
         if workers > allowed {
             logger.warning("--workers \(workers) needs more file descriptors than the limit of \(descriptorLimit) allows (ulimit -n): running \(allowed) worker(s)")
             workers = allowed
@@ -130,7 +138,7 @@ struct Batchd: AsyncParsableCommand {
         let faults = StoreFaultLog(logger: logger)
         let maintenance = DaemonMaintenance(
             store: store, record: record, leaseDuration: leaseDuration, idleExit: idleExit.flatMap(DurationText.seconds),
-            logger: logger, faults: faults)
+            keep: keep == "never" ? nil : DurationText.seconds(keep), logger: logger, faults: faults)
         // At once, so that work of a daemon that died here is taken back before the first claim.
         maintenance.runOnce(now: now)
         let pool = WorkerPool(

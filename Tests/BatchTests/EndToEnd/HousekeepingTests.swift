@@ -13,19 +13,26 @@ extension EndToEnd {
             let id = submitted.out.trimmingCharacters(in: .whitespacesAndNewlines)
             _ = try env.batch(["wait", id])
 
-            #expect(try env.batch(["results", id]).out == "out 1\nout 3\n")
+            let text = try env.batch(["results", id])
+            #expect(text.out == "out 1\nout 3\n")
+            // Failures are not silently left out of a text export.
+            #expect(text.err.contains("1 failed item(s) are not in this output"), "\(text.err)")
+            // --failed in text: the failed items themselves, to be run again.
+            #expect(try env.batch(["results", id, "--failed"]).out == "2\n")
             let csv = try env.batch(["results", id, "--format", "csv"]).out
             #expect(csv == """
-                line,status,exit_status,signal,attempts,reason,output
+                line,status,exit_status,signal,attempts,reason,output,input,stderr
                 1,succeeded,0,,1,,"out 1
+                ",1,
+                2,failed,4,,1,,,2,"bad, ""two""
                 "
-                2,failed,4,,1,,
                 3,succeeded,0,,1,,"out 3
-                "
+                ",3,
 
                 """)
             let failed = Failures.jsonLines(try env.batch(["results", id, "--failed", "--format", "ndjson"]).out)
             #expect(failed.map { $0["line"] as? Int } == [2])
+            #expect(failed.first?["input"] as? String == "2")
             #expect(failed.first?["error"] as? String == "bad, \"two\"\n")
 
             let logs = try env.batch(["logs", id, "2"])
