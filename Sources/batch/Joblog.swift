@@ -37,7 +37,7 @@ final class Joblog: @unchecked Sendable {
         let command = String(decoding: CommandLineBuilder.shellLine(builder.argv(for: items)), as: UTF8.self)
             .replacingOccurrences(of: "\n", with: " ")
         let line = String(
-            format: "%lld\t:\t%.3f\t%.3f\t0\t%d\t%d\t%d\t", first, outcome.startedAt.timeIntervalSince1970,
+            format: "%lld\t:\t%.3f\t%10.3f\t0\t%d\t%d\t%d\t", first, outcome.startedAt.timeIntervalSince1970,
             outcome.duration, outcome.output.count, outcome.exitStatus ?? 0, outcome.signal ?? 0)
         writeAll(fd, Array((line + command + "\n").utf8))
     }

@@ -35,6 +35,8 @@ import Testing
     @Test func retryResetsOnlyFailedItems() throws { try StoreConformance.retryResetsOnlyFailedItems(make) }
     @Test func retryResumesACancelledJob() throws { try StoreConformance.retryResumesACancelledJob(make) }
     @Test func medianDurationOfSuccesses() throws { try StoreConformance.medianDurationOfSuccesses(make) }
+    @Test func runningLimitGuardsClaimsAndSlotsAreFree() throws { try StoreConformance.runningLimitGuardsClaimsAndSlotsAreFree(make) }
+    @Test func groupResultsAndPolicyChanges() throws { try StoreConformance.groupResultsAndPolicyChanges(make) }
 
     // MARK: - SQLite's own
 

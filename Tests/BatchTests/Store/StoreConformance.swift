@@ -395,4 +395,62 @@ enum StoreConformance {
             completesChunk: false, now: t0)
         #expect(try store.resultsMedianDuration(job: job.id) == 2, "failures do not count")
     }
+
+    // MARK: - Issue 10
+
+    /// `-j`: a job at its limit of leased chunks is skipped by claims (other
+    /// jobs are not), and each lease gets the smallest free job slot.
+    static func runningLimitGuardsClaimsAndSlotsAreFree(_ make: Factory) throws {
+        let store = try make()
+        var limited = spec(chunkSize: .fixed(1))
+        limited.maxRunning = .count(2)
+        let job = try store.jobCreate(limited, now: t0)
+        #expect(try store.jobFetch(job.id)?.spec.maxRunning == .count(2))
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["a", "b", "c", "d"]))
+        let first = try #require(try claim(store, "d1"))
+        let second = try #require(try claim(store, "d2"))
+        #expect(first.slot == 1 && second.slot == 2)
+        #expect(try claim(store, "d3") == nil, "two of the job's chunks are leased: its limit")
+        let other = try store.jobCreate(spec(chunkSize: .fixed(1)), now: t0)
+        try store.itemsAppendIfOpen(job: other.id, firstLine: 1, items: items(["x"]))
+        #expect(try claim(store, "d3")?.job.id == other.id, "another job's work is still claimed")
+        try store.chunkReleaseIfLeaseHeld(first)
+        let third = try #require(try claim(store, "d3"))
+        #expect(third.job.id == job.id)
+        #expect(third.slot == 1, "the slot the released chunk freed")
+        // A percentage of the registered workers (at least one).
+        var share = spec(chunkSize: .fixed(1))
+        share.maxRunning = .percentOfWorkers(50)
+        let shared = try store.jobCreate(share, now: t0)
+        #expect(try store.jobFetch(shared.id)?.spec.maxRunning == .percentOfWorkers(50))
+    }
+
+    /// Group results keep their range; `retry` replaces the policy.
+    static func groupResultsAndPolicyChanges(_ make: Factory) throws {
+        let store = try make()
+        var grouped = spec(chunkSize: .fixed(3))
+        grouped.grouping = .items(3)
+        grouped.itemToken = Array("XX".utf8)
+        grouped.columnSeparator = ","
+        grouped.halt = HaltPolicy(parsing: "now,fail=1")
+        let job = try store.jobCreate(grouped, now: t0)
+        let fetched = try #require(try store.jobFetch(job.id))
+        #expect(fetched.spec.grouping == .items(3) && fetched.spec.itemToken == Array("XX".utf8) && fetched.spec.columnSeparator == ",")
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["a", "b", "c", "d"]))
+        _ = try store.jobSealIfOpen(job.id, now: t0)
+        let lease = try #require(try claim(store, "d1"))
+        let failed = ItemOutcome(status: .failed, exitStatus: 1, startedAt: t0, finishedAt: t0, group: 1...3)
+        let results = (1...3).map { (line: Int64($0), outcome: failed, attempts: 1) }
+        _ = try store.resultsRecordIfLeaseHeld(lease, results: results, completesChunk: true, now: t0)
+        #expect(try store.jobFetch(job.id)?.state == .failed)
+        #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.outcome.group) == [1...3, 1...3, 1...3])
+        #expect(try store.itemsFetch(job: job.id, lines: [3, 1]) == [1: Data("a".utf8), 3: Data("c".utf8)])
+        // Retrying line 2 brings its group; the new policy replaces the halt.
+        let reset = try store.jobRetryIfEnded(job.id, lines: [2], policy: JobPolicyChange(retries: 2, halt: .some(nil)), now: t0)
+        #expect(reset == 3)
+        let after = try #require(try store.jobFetch(job.id))
+        #expect(after.spec.halt == nil && after.spec.retries == 2)
+        #expect(after.state == .sealed)
+        #expect(try claim(store, "d1").map { $0.firstLine...$0.lastLine } == 1...3, "the group's lines run again together")
+    }
 }

@@ -106,3 +106,60 @@ import Testing
             == ["echo", "{x}", "{", "i"], "no replacement string: the item is appended")
     }
 }
+
+/// Groups (`-n`, `-X`), columns, `-I` and `{%}` (issue 10), against GNU
+/// parallel's documented behaviour.
+@Suite struct GroupedCommandLineTests {
+    func text(_ argv: [[UInt8]]) -> [String] { argv.map { String(decoding: $0, as: UTF8.self) } }
+    func items(_ values: String...) -> [CommandLineBuilder.Item] {
+        values.enumerated().map { CommandLineBuilder.Item(Array($0.element.utf8), line: Int64($0.offset + 1)) }
+    }
+
+    @Test func groupsAppendOrRepeatTheirContext() {
+        #expect(text(CommandLineBuilder(command: ["echo"]).argv(for: items("a", "b", "c"))) == ["echo", "a", "b", "c"])
+        // parallel -X echo pre-{}-post ::: a b c
+        #expect(text(CommandLineBuilder(command: ["echo", "pre-{}-post"]).argv(for: items("a", "b", "c")))
+            == ["echo", "pre-a-post", "pre-b-post", "pre-c-post"])
+        // Inside a shell script: the values quoted, joined by spaces.
+        #expect(text(CommandLineBuilder(command: ["sh", "-c", "ls {}"]).argv(for: items("a b", "c")))
+            == ["sh", "-c", "ls 'a b' c"])
+    }
+
+    @Test func groupsStopAtTheirCountOrTheCommandLineBudget() {
+        let builder = CommandLineBuilder(command: ["echo"])
+        let many = (1...1000).map { CommandLineBuilder.Item(Array(String(repeating: "x", count: 1000).utf8), line: Int64($0)) }
+        #expect(builder.groupCount(many[...], grouping: .items(3)) == 3)
+        // -X fills 128 KiB: about 130 arguments of 1,009 bytes (with NUL and pointer).
+        let filled = builder.groupCount(many[...], grouping: .fitCommandLine)
+        #expect(filled > 100 && filled < 131, "\(filled)")
+        #expect(builder.groupCount(many[..<1], grouping: .fitCommandLine) == 1)
+    }
+
+    @Test func columnsSlotAndAnotherPlaceholder() throws {
+        let columns = try ColumnSplitter(pattern: ",")
+        let builder = CommandLineBuilder(arguments: [Array("echo".utf8), Array("{2}".utf8), Array("{1}".utf8), Array("{3}".utf8)], columns: columns)
+        #expect(text(builder.argv(for: Data("x,y".utf8))) == ["echo", "y", "x", ""])
+        #expect(try ColumnSplitter(pattern: "\\t").split(Array("a\tb\t\tc".utf8)).map { String(decoding: $0, as: UTF8.self) } == ["a", "b", "", "c"])
+        #expect(try ColumnSplitter(pattern: "\\s+").split(Array("a  b".utf8)).count == 2)
+        #expect(throws: ColumnSplitter.InvalidPattern.self) { try ColumnSplitter(pattern: "(") }
+        // Without --colsep, {1} is the item.
+        #expect(text(CommandLineBuilder(command: ["echo", "{1}"]).argv(for: Data("a,b".utf8))) == ["echo", "a,b"])
+        #expect(text(CommandLineBuilder(command: ["run", "--gpu={%}", "{}"]).argv(for: Data("i".utf8), line: 1, slot: 2))
+            == ["run", "--gpu=2", "i"])
+        // -I XX: only XX stands for the item; {} is then a literal.
+        let custom = CommandLineBuilder(arguments: ["mv", "XX", "XX.bak", "{}"].map { Array($0.utf8) }, itemToken: Array("XX".utf8))
+        #expect(text(custom.argv(for: Data("f".utf8))) == ["mv", "f", "f.bak", "{}"])
+    }
+
+    @Test func shellLinesReadBackAsTheSameArguments() {
+        #expect(String(decoding: CommandLineBuilder.shellLine([Array("echo".utf8), Array("a b".utf8), Array("it's".utf8)]), as: UTF8.self)
+            == "echo 'a b' 'it'\\''s'")
+    }
+
+    @Test func runningLimits() {
+        #expect(RunningLimit(parsing: "4") == .count(4))
+        #expect(RunningLimit(parsing: "50%")?.limit(workers: 6) == 3)
+        #expect(RunningLimit(parsing: "10%")?.limit(workers: 2) == 1, "at least one")
+        for bad in ["0", "-1", "x", "0%", ""] { #expect(RunningLimit(parsing: bad) == nil, "\(bad)") }
+    }
+}
