@@ -10,10 +10,13 @@ import time
 
 
 def run(argv, stdin_path=None, env=None):
-    """Runs argv; prints 'seconds peak_kib' for it alone."""
+    """Runs argv; prints 'seconds peak_kib' for it alone. Its output goes to
+    the file MEASURE_STDOUT names, if set (to compare outputs), else nowhere."""
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    target = os.environ.get("MEASURE_STDOUT")
+    stdout = open(target, "wb") if target else subprocess.DEVNULL
     start = time.monotonic()
-    child = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL, env=env)
+    child = subprocess.Popen(argv, stdin=stdin, stdout=stdout, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.monotonic() - start
     if os.waitstatus_to_exitcode(status) != 0:
