@@ -7,24 +7,24 @@ import BatchStore
 struct ParallelOptions: ParsableArguments {
     @Option(
         name: [.customShort("j", allowingJoined: true), .customLong("jobs")],
-        help: "At most N of this job's commands run at once, across every daemon serving the store; N%: that share of the daemons' workers (default: as many as they have).")
+        help: ArgumentHelp("At most N of this job's commands run at once, across every daemon serving the store; N%: that share of the daemons' workers (default: as many as they have).", valueName: "n"))
     var jobs: String?
 
     @Option(
         name: [.customShort("n", allowingJoined: true), .customLong("max-args")],
-        help: "Give up to N consecutive items to one run of the command (like xargs -n): appended, or where {} stands. Each item still gets its own result; see 'Several items per run' in the README.")
+        help: ArgumentHelp("Give up to N consecutive items to one run of the command (like xargs -n): appended, or where {} stands. Each item still gets its own result; see 'Several items per run' in the README.", valueName: "n"))
     var maxArgs: Int?
 
     @Flag(name: .customShort("X"), help: "Give as many consecutive items to one run as fit the command line (like GNU parallel -X).")
     var fillCommandLine = false
 
-    @Option(name: .customShort("I", allowingJoined: true), help: "Use STR instead of {} as the replacement string for the item (like xargs -I and GNU parallel -I).")
+    @Option(name: .customShort("I", allowingJoined: true), help: ArgumentHelp("Use STR instead of {} as the replacement string for the item (like xargs -I and GNU parallel -I).", valueName: "str"))
     var replace: String?
 
     @Flag(help: "Run the command line through /bin/sh -c, so it may hold pipes and redirections; each replacement is quoted for the shell, and without one the item is appended: batch run --shell -- 'gzip < {} > {}.gz'.")
     var shell = false
 
-    @Option(help: "Split each item into columns at this regular expression (POSIX extended, with \\t \\s \\d \\w): {1}, {2}, … stand for them.")
+    @Option(help: ArgumentHelp("Split each item into columns at this regular expression (POSIX extended, with \\t \\s \\d \\w): {1}, {2}, … stand for them.", valueName: "regex"))
     var colsep: String?
 
     @Flag(name: .customLong("dry-run"), help: "Print the command lines that would run, one per line, quoted so that a shell reads them back, and store nothing.")

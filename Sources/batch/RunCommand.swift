@@ -24,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var progress: ProgressOptions
     @OptionGroup var submit: SubmitOptions
 
-    func validate() throws { try submit.validateCommand("run") }
+    func validate() throws { try submit.validateCommand("run", Self.self) }
 
     func run() async throws {
         let status = try await reportingErrors {

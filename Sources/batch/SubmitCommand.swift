@@ -26,7 +26,7 @@ struct SubmitCommand: AsyncParsableCommand {
     var resume: String?
 
     func validate() throws {
-        if let resume { _ = try parseJobID(resume) } else { try submit.validateCommand("submit") }
+        if let resume { _ = try parseJobID(resume) } else { try submit.validateCommand("submit", Self.self) }
     }
 
     func run() async throws {

@@ -95,9 +95,18 @@ struct SubmitOptions: ParsableArguments {
         if itemsMarker != nil, input != nil {
             throw ValidationError("the items come either after ::: or from --input, not both")
         }
+        if stream, let listed = argumentItems, let bad = listed.firstIndex(where: { $0.contains(null ? 0 : 10) }) {
+            // A stream process reads one item per line (or per NUL record).
+            throw ValidationError("item \(bad + 1) after ::: holds a \(null ? "NUL byte" : "newline"), which --stream cannot feed as one item\(null ? "" : " (-0 separates items by NUL bytes)")")
+        }
     }
 
-    func validateCommand(_ subcommand: String) throws {
+    func validateCommand(_ subcommand: String, _ type: any ParsableCommand.Type) throws {
+        // The command's words are captured as they are, `--help` among them
+        // when it comes first: it is batch's, not a command.
+        if command.first != "--", let first = command.first, ["-h", "--help", "-help"].contains(first) {
+            throw CleanExit.helpRequest(type)
+        }
         if command.first != "--", let program = commandLine.first,
            let hint = ArgumentHints.optionTakenForCommand(program, options: Self.optionNames)
         {

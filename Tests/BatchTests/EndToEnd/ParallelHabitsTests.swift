@@ -183,6 +183,8 @@ extension EndToEnd {
             let badOption = try env.batch(["run", "--chunksiz", "5", "--", "echo"], input: "")
             #expect(badOption.status == 64)
             #expect(badOption.err.contains("did you mean '--chunksize'?") && badOption.err.contains("after --"), "\(badOption.err)")
+            let help = try env.batch(["run", "--help"])
+            #expect(help.status == 0 && help.out.contains("USAGE: batch run"), "\(help.err)")
             // After the command, options are the command's (as with xargs).
             try env.startDaemon(["--workers", "1"])
             let passed = try env.batch(["run", "echo", "-n", "-j"], input: "x\n")

@@ -17,7 +17,11 @@ extension EndToEnd {
             #expect(terminal.wait(timeout: 60) == 0, "\(terminal.stderrText)")
             let screen = terminal.stdoutText
             let erase = "\r\u{1B}[K"
-            #expect(screen.contains(erase + "batch: job 1: "), "\(screen.debugDescription)")
+            // Redrawn in place, one write per frame: back to the start, the text,
+            // then erase the old text's rest; never erased first (a flicker).
+            #expect(screen.contains("\rbatch: job 1: "), "\(screen.debugDescription)")
+            #expect(screen.contains("elapsed\u{1B}[K"), "\(screen.debugDescription)")
+            #expect(!screen.contains(erase + "batch: job 1: "), "erased before it is drawn: \(screen.debugDescription)")
             #expect(screen.contains("/4 done"))
             // Every output line is whole (the progress line is erased before it), and the screen ends clean.
             for n in 1...4 { #expect(screen.contains(erase + "out-\(n)\r\n") || screen.contains("\nout-\(n)\r\n"), "\(screen.debugDescription)") }
