@@ -70,6 +70,15 @@ public protocol BatchStore: Sendable {
     /// replaced in the same transaction, before anything runs again.
     func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, policy: JobPolicyChange, now: Date) throws -> Int
 
+    /// Changes the priority of a job that is open or sealed (`batch
+    /// priority`): the next claims follow it. Throws `.jobState` for a job
+    /// that ended.
+    func jobPrioritySetIfRunnable(_ id: JobID, priority: Int) throws
+
+    /// Every runnable job as `FairShare` sees it (all owners): for `status`
+    /// and `list` to say what each job gets and why it waits.
+    func jobsSchedulingCandidates() throws -> [FairShare.Candidate]
+
     /// Deletes an ended job with its items, chunks and results. A running job
     /// (open or sealed) is refused with `.jobState`, unless `force`, which
     /// deletes it all the same (its daemons stop when they find it gone).

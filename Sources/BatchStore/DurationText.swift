@@ -28,7 +28,7 @@ public enum DurationText {
         for (suffix, scale) in [("d", 86400.0), ("h", 3600), ("m", 60)] where seconds >= scale && seconds.truncatingRemainder(dividingBy: scale) == 0 {
             return "\(Int(seconds / scale))\(suffix)"
         }
-        return "\(seconds.formatted())s"
+        return "\(seconds.compactText)s"
     }
 
     private static func parse(_ text: String) -> Double? {

@@ -48,6 +48,13 @@ public struct JobSpec: Sendable, Hashable {
     /// The regular expression that splits an item into the columns `{1}`,
     /// `{2}`, … (`--colsep`); without it `{1}` is the whole item.
     public var columnSeparator: String?
+    /// Higher runs first (`--priority`); within a priority, workers are
+    /// shared fairly (`FairShare`). Changed later by `batch priority`.
+    public var priority: Int
+    /// The job's share of workers against equal jobs (`--weight`, 1 by default).
+    public var weight: Double
+    /// How fast its items may start, across every daemon (`--rate`).
+    public var rate: RateLimit?
 
     public static let defaultMaxOutput = 16 << 20
 
@@ -76,8 +83,14 @@ public struct JobSpec: Sendable, Hashable {
         maxRunning: RunningLimit? = nil,
         grouping: ItemGrouping? = nil,
         itemToken: [UInt8]? = nil,
-        columnSeparator: String? = nil
+        columnSeparator: String? = nil,
+        priority: Int = 0,
+        weight: Double = 1,
+        rate: RateLimit? = nil
     ) {
+        self.priority = priority
+        self.weight = weight
+        self.rate = rate
         self.maxRunning = maxRunning
         self.grouping = grouping
         self.itemToken = itemToken

@@ -30,12 +30,12 @@ public enum RunningLimit: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .count(let count): "\(count)"
-        case .percentOfWorkers(let percent): "\(percent.formatted())%"
+        case .percentOfWorkers(let percent): "\(percent.compactText)%"
         }
     }
 }
 
 extension Double {
     /// Without a trailing ".0" when whole.
-    func formatted() -> String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
+    public var compactText: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
 }

@@ -8,7 +8,7 @@ extension SQLiteStore {
         timeout_seconds, timeout_percent, max_output, halt_when, halt_fail_count, halt_fail_percent, halt_reason,
         state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at, owner_uid,
         submitter_host, submitter_pid, submitter_start, command_bytes, working_directory_bytes, warning, warning_at,
-        max_running, max_running_percent, group_size, item_token, column_separator
+        max_running, max_running_percent, group_size, item_token, column_separator, priority, weight, rate_per_second
         """
 
     static func job(from row: Row) throws -> Job {
@@ -53,7 +53,10 @@ extension SQLiteStore {
                 ?? (row["max_running_percent"] as Double?).map(RunningLimit.percentOfWorkers),
             grouping: (row["group_size"] as Int?).map(ItemGrouping.init(storedValue:)),
             itemToken: (row["item_token"] as Data?).map { Array($0) },
-            columnSeparator: row["column_separator"])
+            columnSeparator: row["column_separator"],
+            priority: row["priority"],
+            weight: row["weight"],
+            rate: (row["rate_per_second"] as Double?).map(RateLimit.init(perSecond:)))
         return Job(
             id: JobID(row["id"]),
             spec: spec,
@@ -120,8 +123,8 @@ extension SQLiteStore {
                                      halt_fail_count, halt_fail_percent, state, created_at, owner_uid,
                                      submitter_host, submitter_pid, submitter_start, command_bytes,
                                      working_directory_bytes, max_running, max_running_percent, group_size,
-                                     item_token, column_separator)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     item_token, column_separator, priority, weight, rate_per_second)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [command, spec.workingDirectory, environment, spec.chunkSize.storedValue,
                             spec.nulSeparated, spec.stream, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
@@ -129,7 +132,8 @@ extension SQLiteStore {
                             now.timeIntervalSince1970, Int64(getuid()), submitter.host, submitter.pid, submitter.start,
                             Data(spec.argumentBytes.joined(separator: [0])), Data(spec.workingDirectoryBytes),
                             maxRunningCount, maxRunningPercent, spec.grouping?.storedValue,
-                            spec.itemToken.map { Data($0) }, spec.columnSeparator])
+                            spec.itemToken.map { Data($0) }, spec.columnSeparator, spec.priority, spec.weight,
+                            spec.rate?.perSecond])
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))
         }
     }
@@ -216,6 +220,16 @@ extension SQLiteStore {
     public func itemFetch(job: JobID, line: Int64) throws -> Data? {
         try read { db in
             try Data.fetchOne(db, sql: "SELECT data FROM item WHERE job_id = ? AND line = ?", arguments: [job.rawValue, line])
+        }
+    }
+
+    public func jobPrioritySetIfRunnable(_ id: JobID, priority: Int) throws {
+        try write { db in
+            let job = try Self.requireJob(db, id)
+            guard job.state.isRunnable else {
+                throw StoreError(.jobState, "job \(id) is \(job.state.rawValue): only an open or running job has a priority to change")
+            }
+            try db.execute(sql: "UPDATE job SET priority = ? WHERE id = ?", arguments: [priority, id.rawValue])
         }
     }
 

@@ -12,49 +12,54 @@ extension SQLiteStore {
         // the file's owner).
         let uid = Int64(getuid())
         let fileOwner = Int64(self.fileOwner)
+        let moment = now.timeIntervalSince1970
         // A read first: idle workers poll, and a read takes no write lock.
         let hasWork = try read { db in
             try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('open', 'sealed') AND next_line <= item_count
-                               AND (?1 IS NULL OR id = ?1) AND coalesce(owner_uid, ?3) = ?2 AND \(Self.belowRunningLimit))
+                               AND (?1 IS NULL OR id = ?1) AND coalesce(owner_uid, ?3) = ?2 AND \(Self.claimGuards))
                     OR EXISTS (SELECT 1 FROM chunk JOIN job ON job.id = chunk.job_id
                                WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed')
                                AND (?1 IS NULL OR job.id = ?1) AND coalesce(job.owner_uid, ?3) = ?2
-                               AND \(Self.belowRunningLimit))
-                """), arguments: [only, uid, fileOwner]) ?? false
+                               AND \(Self.claimGuards))
+                """), arguments: [only, uid, fileOwner, moment]) ?? false
         }
         guard hasWork else { return nil }
-        let expiry = now.timeIntervalSince1970 + leaseDuration
+        let expiry = moment + leaseDuration
         return try write { db in
+            // Who is owed this worker, decided on the counts inside this
+            // transaction (`FairShare`); a stream slot asking for its own job
+            // gets it only when that job is still the one owed.
+            let candidates = try Self.schedulingCandidates(db, uid: uid, fileOwner: fileOwner)
+            guard let chosen = FairShare.next(among: candidates, now: now), only == nil || chosen.rawValue == only else {
+                return nil
+            }
+            let job = try Self.requireJob(db, chosen)
+            let slot = try Self.freeSlot(db, job: chosen)
             if let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT chunk.id, chunk.job_id, chunk.first_line, chunk.last_line, chunk.fence
-                FROM chunk JOIN job ON job.id = chunk.job_id
-                WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed') AND (?1 IS NULL OR job.id = ?1)
-                  AND coalesce(job.owner_uid, ?3) = ?2 AND \(Self.belowRunningLimit)
-                ORDER BY chunk.job_id, chunk.first_line LIMIT 1
-                """), arguments: [only, uid, fileOwner]) {
+                SELECT id, first_line, last_line, fence FROM chunk
+                WHERE job_id = ? AND state = 'released' ORDER BY first_line LIMIT 1
+                """), arguments: [chosen.rawValue]) {
                 let chunkID: Int64 = row["id"]
                 let fence: Int64 = row["fence"] + 1
-                let job = JobID(row["job_id"])
-                let slot = try Self.freeSlot(db, job: job)
                 try db.cachedStatement(sql: """
                     UPDATE chunk SET state = 'leased', owner = ?, lease_expires_at = ?, fence = ?, slot = ? WHERE id = ?
                     """).execute(arguments: [owner, expiry, fence, slot, chunkID])
-                return ChunkLease(
-                    chunkID: chunkID, job: try Self.requireJob(db, job),
-                    firstLine: row["first_line"], lastLine: row["last_line"], fence: fence, owner: owner, slot: slot)
+                let lease = ChunkLease(
+                    chunkID: chunkID, job: job, firstLine: row["first_line"], lastLine: row["last_line"], fence: fence,
+                    owner: owner, slot: slot)
+                try Self.consumeRate(db, lease, now: now)
+                return lease
             }
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT \(Self.jobColumns), next_line FROM job
-                WHERE state IN ('open', 'sealed') AND next_line <= item_count AND (?1 IS NULL OR id = ?1)
-                  AND coalesce(owner_uid, ?3) = ?2 AND \(Self.belowRunningLimit)
-                ORDER BY id LIMIT 1
-                """), arguments: [only, uid, fileOwner]) else { return nil }
-            let job = try Self.job(from: row)
-            let firstLine: Int64 = row["next_line"]
-            let size = Int64(max(1, chunkSize(job, job.itemCount - firstLine + 1)))
+            let firstLine: Int64 = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT next_line FROM job WHERE id = ?"), arguments: [chosen.rawValue]) ?? 1
+            guard firstLine <= job.itemCount else { return nil }
+            var size = Int64(max(1, chunkSize(job, job.itemCount - firstLine + 1)))
+            if job.spec.rate != nil {
+                // Spread out, not in bursts: one item (or one group) per claim.
+                size = Int64(job.spec.grouping.map { min($0.maximumItems, 5000) } ?? 1)
+            }
             let lastLine = min(firstLine + size - 1, job.itemCount)
-            let slot = try Self.freeSlot(db, job: job.id)
             try db.cachedStatement(sql: """
                 INSERT INTO chunk (job_id, first_line, last_line, state, owner, lease_expires_at, fence, slot)
                 VALUES (?, ?, ?, 'leased', ?, ?, 1, ?)
@@ -62,10 +67,53 @@ extension SQLiteStore {
             let chunkID = db.lastInsertedRowID
             try db.cachedStatement(sql: "UPDATE job SET next_line = ? WHERE id = ?")
                 .execute(arguments: [lastLine + 1, job.id.rawValue])
-            return ChunkLease(
+            let lease = ChunkLease(
                 chunkID: chunkID, job: job, firstLine: firstLine, lastLine: lastLine, fence: 1, owner: owner, slot: slot)
+            try Self.consumeRate(db, lease, now: now)
+            return lease
         }
     }
+
+    /// Moves a rate-limited job's next allowed start on by the claimed lines' share.
+    static func consumeRate(_ db: Database, _ lease: ChunkLease, now: Date) throws {
+        guard let rate = lease.job.spec.rate else { return }
+        try db.cachedStatement(sql: """
+            UPDATE job SET rate_next_at = max(coalesce(rate_next_at, ?1), ?1) + ?2 WHERE id = ?3
+            """).execute(arguments: [now.timeIntervalSince1970, rate.interval(items: lease.lineCount), lease.job.id.rawValue])
+    }
+
+    /// The runnable jobs of `uid` as `FairShare` sees them.
+    static func schedulingCandidates(_ db: Database, uid: Int64?, fileOwner: Int64) throws -> [FairShare.Candidate] {
+        let workers = try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(workers), 0) FROM daemon")) ?? 0
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT job.id, coalesce(job.owner_uid, ?2) AS owner, job.priority, job.weight, job.max_running,
+                   job.max_running_percent, job.rate_next_at,
+                   (SELECT count(*) FROM chunk AS running WHERE running.job_id = job.id AND running.state = 'leased') AS running,
+                   (job.next_line <= job.item_count
+                    OR EXISTS (SELECT 1 FROM chunk AS back WHERE back.job_id = job.id AND back.state = 'released')) AS has_work
+            FROM job
+            WHERE job.state IN ('open', 'sealed') AND (?1 IS NULL OR coalesce(job.owner_uid, ?2) = ?1)
+            """), arguments: [uid, fileOwner])
+        return rows.map { row in
+            let limit = (row["max_running"] as Int?).map(RunningLimit.count)
+                ?? (row["max_running_percent"] as Double?).map(RunningLimit.percentOfWorkers)
+            return FairShare.Candidate(
+                job: JobID(row["id"]), owner: String(row["owner"] as Int64), priority: row["priority"], weight: row["weight"],
+                running: row["running"], hasWork: row["has_work"], limit: limit?.limit(workers: workers),
+                rateReadyAt: (row["rate_next_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+
+    public func jobsSchedulingCandidates() throws -> [FairShare.Candidate] {
+        let fileOwner = Int64(self.fileOwner)
+        return try read { db in try Self.schedulingCandidates(db, uid: nil, fileOwner: fileOwner) }
+    }
+
+    /// The claim's guards that a read can check before the write (`-j`, the
+    /// rate limit), on a row of `job`; `?4` is now.
+    static let claimGuards = """
+        \(belowRunningLimit) AND (job.rate_next_at IS NULL OR job.rate_next_at <= ?4)
+        """
 
     /// The claim's guard for `-j` (on a row of `job`): fewer of the job's
     /// chunks are leased than its limit allows. Each leased chunk is one

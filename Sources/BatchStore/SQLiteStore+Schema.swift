@@ -172,6 +172,17 @@ extension SQLiteStore {
                 CREATE INDEX chunk_leased_job ON chunk(job_id) WHERE state = 'leased';
                 """)
         }
+        migrator.registerMigration("v7: priorities, weights and rate limits") { db in
+            // Issue 11. Claims follow `FairShare`: priority first, then fair
+            // share by running commands per weight. rate_next_at is the rate
+            // limit's next allowed start (GCRA), moved on by each claim.
+            try db.execute(sql: """
+                ALTER TABLE job ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE job ADD COLUMN weight REAL NOT NULL DEFAULT 1 CHECK (weight > 0);
+                ALTER TABLE job ADD COLUMN rate_per_second REAL CHECK (rate_per_second > 0);
+                ALTER TABLE job ADD COLUMN rate_next_at REAL;
+                """)
+        }
         return migrator
     }
 

@@ -53,7 +53,7 @@ extension WorkerPool {
                 // `unanswered` is every item of the lease still without a result.
                 guard let blamed = unanswered.first else {
                     await committer.submit(lease, [], completesChunk: true)
-                    next = claimSameJob(lease.job.id).map { ($0, nil) }
+                    next = await claimSameJob(lease.job.id).map { ($0, nil) }
                     continue
                 }
                 let attempt = (attempts[blamed.line] ?? 0) + 1
@@ -76,7 +76,7 @@ extension WorkerPool {
                     }
                     next = (lease, unanswered)
                 }
-                if next == nil, let more = claimSameJob(lease.job.id) { next = (more, nil) }
+                if next == nil, let more = await claimSameJob(lease.job.id) { next = (more, nil) }
             }
         }
     }
@@ -89,7 +89,13 @@ extension WorkerPool {
         }
     }
 
-    private func claimSameJob(_ job: JobID) -> ChunkLease? {
+    /// The job's next chunk for this slot's process, if the job is still the
+    /// one owed this worker (`FairShare`): else the process ends and the slot
+    /// claims afresh, handing over to a job of a higher priority or one owed
+    /// its share at this chunk boundary. The chunk just finished is committed
+    /// first, so this slot does not count as one of its job's running.
+    private func claimSameJob(_ job: JobID) async -> ChunkLease? {
+        await committer.flush()
         let lease = try? store.chunkClaim(
             owner: configuration.owner, now: Date(), leaseDuration: configuration.leaseDuration, job: job,
             chunkSize: { [sizer] job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
@@ -248,7 +254,7 @@ extension WorkerPool {
                     if let average = items.isEmpty ? nil : Date().timeIntervalSince(started) / Double(items.count) {
                         sizer.observe(job: lease.job.id, seconds: average)
                     }
-                    guard !isStopping, let more = claimSameJob(lease.job.id) else { break }
+                    guard !isStopping, let more = await claimSameJob(lease.job.id) else { break }
                     lease = more
                     watch.lease = more
                     guard let pending = pendingItems(lease) else {

@@ -29,6 +29,14 @@ struct JobSummary: Encodable {
     var jobs: String?
     /// `-n N` ("N") or `-X` ("fit"): items per run of the command.
     var itemsPerRun: String?
+    var priority: Int
+    var weight: Double
+    /// `--rate`, as "10/s", or nil.
+    var rate: String?
+    /// Of the commands running now for all runnable jobs, the fraction that are this job's.
+    var share: Double?
+    /// Why a runnable job with work to do runs nothing now, or nil.
+    var waiting: String?
     // `status` only (absent from `list`):
     /// Items finished per second over the last minute.
     var ratePerSecond: Double?
@@ -67,6 +75,7 @@ struct JobSummary: Encodable {
         case etaSeconds = "eta_seconds"
         case daemons, failures, claimed, attempts, retried, jobs, running
         case itemsPerRun = "items_per_run"
+        case priority, weight, rate, share, waiting
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -91,6 +100,11 @@ struct JobSummary: Encodable {
         try container.encode(jobs, forKey: .jobs)
         try container.encode(itemsPerRun, forKey: .itemsPerRun)
         try container.encodeIfPresent(running, forKey: .running)
+        try container.encode(priority, forKey: .priority)
+        try container.encode(weight, forKey: .weight)
+        try container.encode(rate, forKey: .rate)
+        try container.encode(share, forKey: .share)
+        try container.encode(waiting, forKey: .waiting)
         try container.encodeIfPresent(ratePerSecond, forKey: .ratePerSecond)
         if daemons != nil { try container.encode(etaSeconds, forKey: .etaSeconds) }
         try container.encodeIfPresent(daemons, forKey: .daemons)
@@ -139,6 +153,23 @@ struct JobSummary: Encodable {
         warningAt = job.warningAt.map(format.string(from:))
         jobs = job.spec.maxRunning?.description
         itemsPerRun = job.spec.grouping.map { if case .items(let n) = $0 { "\(n)" } else { "fit" } }
+        priority = job.spec.priority
+        weight = job.spec.weight
+        rate = job.spec.rate?.description
+    }
+
+    /// What the job gets of the workers, and why it waits when it does:
+    /// `candidates` are every runnable job (`jobsSchedulingCandidates`),
+    /// `served` whether a live daemon of the job's owner serves the store.
+    mutating func addScheduling(_ job: Job, candidates: [FairShare.Candidate], served: Bool, now: Date = Date()) {
+        guard job.state.isRunnable, let me = candidates.first(where: { $0.job == job.id }) else { return }
+        let total = candidates.reduce(0) { $0 + $1.running }
+        share = total > 0 ? (Double(me.running) / Double(total) * 100).rounded() / 100 : 0
+        if me.hasWork, me.running == 0, !served {
+            waiting = "no daemon serves it (batch daemon status)"
+        } else if let reason = FairShare.waitReason(of: job.id, among: candidates, now: now) {
+            waiting = reason.description
+        }
     }
 
     /// The command as a shell would show it.

@@ -57,17 +57,31 @@ struct ListCommand: AsyncParsableCommand {
             var jobs = try db.jobsList(limit: withFailures ? Int.max : limit, states: states)
             if withFailures { jobs = Array(jobs.lazy.filter { $0.failedCount > 0 }.prefix(limit)) }
             var out = OutputBuffer(fd: 1)
+            let candidates = try db.jobsSchedulingCandidates()
+            var served: [UInt32: Bool] = [:]
+            let summaries = try jobs.map { job in
+                var summary = JobSummary(job)
+                if job.state.isRunnable {
+                    let owner = job.ownerUID ?? db.fileOwner
+                    if served[owner] == nil { served[owner] = try StatusCommand.served(job, db) }
+                    summary.addScheduling(job, candidates: candidates, served: served[owner]!)
+                }
+                return summary
+            }
             if json {
-                for job in jobs { out.append(JSONLine.encode(JobSummary(job)) + "\n") }
+                for summary in summaries { out.append(JSONLine.encode(summary) + "\n") }
             } else {
-                out.append("JOB     STATE        ITEMS   DONE  FAILED  COMMAND\n")
-                for job in jobs {
+                out.append("JOB     STATE        ITEMS   DONE  FAILED  PRI  SHARE  COMMAND\n")
+                for (job, summary) in zip(jobs, summaries) {
                     let items = job.state == .open ? "\(job.itemCount)+" : "\(job.itemCount)"
+                    let share = summary.share.map { "\(Int(($0 * 100).rounded()))%" } ?? "-"
                     out.append(
                         pad(job.id.description, 6) + "  " + pad(job.inputInterrupted() ? "interrupted" : job.state.rawValue, 11)
                             + " " + pad(items, 6, right: true)
                             + " " + pad("\(job.finishedCount)", 6, right: true) + " " + pad("\(job.failedCount)", 7, right: true)
-                            + "  " + Printable.text(JobSummary.commandText(JobSummary(job).command)) + "\n")
+                            + " " + pad("\(job.spec.priority)", 4, right: true) + " " + pad(share, 6, right: true)
+                            + "  " + Printable.text(JobSummary.commandText(summary.command))
+                            + (summary.waiting.map { "  (waiting: \($0))" } ?? "") + "\n")
                 }
             }
             out.flush()

@@ -16,7 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at, halt_reason, rate_per_second, eta_seconds, daemons (pids), failures ([{line, reason}]), claimed, running, jobs, items_per_run, attempts, retried.")
+    @Flag(help: "Print one JSON object: id, state, command, working_directory, items, input_complete, finished, succeeded, failed, pending, created_at, sealed_at, finished_at, halt_reason, rate_per_second, eta_seconds, daemons (pids), failures ([{line, reason}]), claimed, running, jobs, items_per_run, priority, weight, rate, share, waiting, attempts, retried.")
     var json = false
 
     @Argument(help: "The job id (default: the newest job).")
@@ -40,6 +40,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
             var s = JobSummary(found)
             try s.addLiveFigures(from: db, job: found)
+            try s.addScheduling(found, candidates: db.jobsSchedulingCandidates(), served: Self.served(found, db))
             if json {
                 writeAll(1, Array((JSONLine.encode(s) + "\n").utf8))
                 return
@@ -56,6 +57,7 @@ struct StatusCommand: AsyncParsableCommand {
                   in:       \(s.workingDirectory)
                   items:    \(total)
                   finished: \(s.finished) (\(s.succeeded) succeeded, \(s.failed) failed), \(s.pending) pending (\(s.claimed ?? 0) claimed by a daemon)
+                  sharing:  priority \(s.priority), weight \(s.weight.compactText)\(s.rate.map { ", at most \($0)" } ?? ""), \(Int(((s.share ?? 0) * 100).rounded()))% of the running commands\(s.waiting.map { "\n  waiting:  \($0)" } ?? "")
                   running:  \(s.running ?? 0) command(s)\(s.jobs.map { ", at most \($0) at once (-j)" } ?? "")\(s.itemsPerRun.map { $0 == "fit" ? "; as many items per run as fit (-X)" : "; up to \($0) items per run (-n)" } ?? "")
                   attempts: \(s.attempts ?? 0) runs for the finished items, \(s.retried ?? 0) needed a retry
                   created:  \(s.createdAt)\(s.finishedAt.map { "\n  ended:    \($0)" } ?? "")\(s.haltReason.map { "\n  reason:   \($0)" } ?? "")
@@ -64,6 +66,15 @@ struct StatusCommand: AsyncParsableCommand {
 
                 """
             writeAll(1, Array(text.utf8))
+        }
+    }
+
+    /// Whether a live daemon of the job's owner serves the store.
+    static func served(_ job: Job, _ db: SQLiteStore) throws -> Bool {
+        let owner = job.ownerUID ?? db.fileOwner
+        let host = ProcessIdentity.hostName
+        return try db.daemonsList().contains {
+            ($0.uid == nil || $0.uid == owner) && $0.isAlive(seenFrom: host, now: Date(), heartbeatWithin: 10)
         }
     }
 }

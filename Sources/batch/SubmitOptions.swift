@@ -43,6 +43,9 @@ struct SubmitOptions: ParsableArguments {
     @OptionGroup(title: "Options GNU parallel and xargs users know")
     var parallel: ParallelOptions
 
+    @OptionGroup(title: "Sharing the workers with other jobs")
+    var scheduling: SchedulingOptions
+
     @Argument(
         parsing: .captureForPassthrough,
         help: ArgumentHelp(
@@ -136,7 +139,8 @@ struct SubmitOptions: ParsableArguments {
     static let optionNames = [
         "--null", "--input", "--chunksize", "--max-item-size", "--stream", "--retries", "--retry-delay", "--timeout",
         "--halt", "--max-output", "--no-check", "--jobs", "--max-args", "--shell", "--colsep", "--dry-run", "--db",
-        "--unordered", "--json", "--tag", "--joblog", "--progress", "--no-progress", "--resume",
+        "--unordered", "--json", "--tag", "--joblog", "--progress", "--no-progress", "--resume", "--priority", "--weight",
+        "--rate",
     ]
 
     static func parseSize(_ text: String) -> Int? {
@@ -225,6 +229,9 @@ struct SubmitOptions: ParsableArguments {
             maxRunning: parallel.runningLimit,
             grouping: parallel.grouping,
             itemToken: parallel.replace.map { Array($0.utf8) },
-            columnSeparator: parallel.colsep)
+            columnSeparator: parallel.colsep,
+            priority: scheduling.priority,
+            weight: scheduling.weight,
+            rate: scheduling.rate.flatMap(RateLimit.init(parsing:)))
     }
 }
