@@ -15,7 +15,7 @@ import Logging
 let path = CommandLine.arguments.count > 1
     ? CommandLine.arguments[1]
     : FileManager.default.temporaryDirectory.appendingPathComponent("square-numbers-\(getpid()).db").path
-let store = try SQLiteStore(path: path)
+let store = try StoreFactory.open(.file(path))
 
 let numbers = AsyncStream<Data> { continuation in
     for n in 1...20 { continuation.yield(Data(String(n).utf8)) }

@@ -13,6 +13,17 @@ import Foundation
 /// returned `.recorded` for it, is never lost by a crash of any batch process, and an
 /// item never has more than one result.
 public protocol BatchStore: Sendable {
+    /// Where the store lives (for messages, and for a daemon started on it).
+    var location: StoreLocation { get }
+
+    /// Who owns jobs stored before owners were recorded (for SQLite, the
+    /// owner of the database file): only that user's daemon runs them.
+    var legacyOwner: UInt32 { get }
+
+    /// Closes the store's connections (and releases what they hold, such as
+    /// file locks); nothing may use the store afterwards.
+    func close() throws
+
     // MARK: - Jobs
 
     /// Creates an open job with no items, owned by the calling process's
@@ -112,10 +123,14 @@ public protocol BatchStore: Sendable {
     /// stored items past the last claimed one. `chunkSize` gets the job and how
     /// many of its stored items are not yet in any chunk. Returns `nil` when
     /// there is nothing to claim.
-    /// With `job`, only that job's work is claimed (a stream-mode slot keeps
-    /// feeding its running process).
+    /// Which job is decided by `FairShare`, inside the claim's transaction.
+    /// `after` is the lease the claiming worker just finished: it is not
+    /// counted as running, whether or not its end is committed yet. With
+    /// `sameJob`, the worker asks for more of that lease's job (a stream-mode
+    /// slot keeps feeding its running process): it gets a chunk only while
+    /// that job is still the one owed a worker.
     func chunkClaim(
-        owner: String, now: Date, leaseDuration: TimeInterval, job: JobID?,
+        owner: String, now: Date, leaseDuration: TimeInterval, after previous: ChunkLease?, sameJob: Bool,
         chunkSize: (Job, _ unclaimed: Int64) -> Int
     ) throws -> ChunkLease?
 
@@ -212,7 +227,7 @@ extension BatchStore {
     public func chunkClaim(
         owner: String, now: Date, leaseDuration: TimeInterval, chunkSize: (Job, _ unclaimed: Int64) -> Int
     ) throws -> ChunkLease? {
-        try chunkClaim(owner: owner, now: now, leaseDuration: leaseDuration, job: nil, chunkSize: chunkSize)
+        try chunkClaim(owner: owner, now: now, leaseDuration: leaseDuration, after: nil, sameJob: false, chunkSize: chunkSize)
     }
 
     /// Records results for items of the lease's range, in one transaction, if

@@ -4,9 +4,10 @@ import GRDBSQLite
 
 extension SQLiteStore {
     public func chunkClaim(
-        owner: String, now: Date, leaseDuration: TimeInterval, job onlyJob: JobID?, chunkSize: (Job, Int64) -> Int
+        owner: String, now: Date, leaseDuration: TimeInterval, after previous: ChunkLease?, sameJob: Bool,
+        chunkSize: (Job, Int64) -> Int
     ) throws -> ChunkLease? {
-        let only = onlyJob?.rawValue
+        let only = sameJob ? previous?.job.id.rawValue : nil
         // Only jobs of this process's uid: a daemon never runs another user's
         // commands as itself (jobs stored before uids were recorded belong to
         // the file's owner).
@@ -30,7 +31,7 @@ extension SQLiteStore {
             // Who is owed this worker, decided on the counts inside this
             // transaction (`FairShare`); a stream slot asking for its own job
             // gets it only when that job is still the one owed.
-            let candidates = try Self.schedulingCandidates(db, uid: uid, fileOwner: fileOwner)
+            let candidates = try Self.schedulingCandidates(db, uid: uid, fileOwner: fileOwner, excluding: previous)
             guard let chosen = FairShare.next(among: candidates, now: now), only == nil || chosen.rawValue == only else {
                 return nil
             }
@@ -83,17 +84,19 @@ extension SQLiteStore {
     }
 
     /// The runnable jobs of `uid` as `FairShare` sees them.
-    static func schedulingCandidates(_ db: Database, uid: Int64?, fileOwner: Int64) throws -> [FairShare.Candidate] {
+    static func schedulingCandidates(_ db: Database, uid: Int64?, fileOwner: Int64, excluding previous: ChunkLease? = nil) throws -> [FairShare.Candidate] {
         let workers = try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(workers), 0) FROM daemon")) ?? 0
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT job.id, coalesce(job.owner_uid, ?2) AS owner, job.priority, job.weight, job.max_running,
                    job.max_running_percent, job.rate_next_at,
-                   (SELECT count(*) FROM chunk AS running WHERE running.job_id = job.id AND running.state = 'leased') AS running,
+                   (SELECT count(*) FROM chunk AS running
+                    WHERE running.job_id = job.id AND running.state = 'leased'
+                      AND NOT (running.id IS ?3 AND running.fence IS ?4)) AS running,
                    (job.next_line <= job.item_count
                     OR EXISTS (SELECT 1 FROM chunk AS back WHERE back.job_id = job.id AND back.state = 'released')) AS has_work
             FROM job
             WHERE job.state IN ('open', 'sealed') AND (?1 IS NULL OR coalesce(job.owner_uid, ?2) = ?1)
-            """), arguments: [uid, fileOwner])
+            """), arguments: [uid, fileOwner, previous?.chunkID, previous?.fence])
         return rows.map { row in
             let limit = (row["max_running"] as Int?).map(RunningLimit.count)
                 ?? (row["max_running_percent"] as Double?).map(RunningLimit.percentOfWorkers)

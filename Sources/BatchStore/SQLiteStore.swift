@@ -37,6 +37,9 @@ public final class SQLiteStore: BatchStore {
 
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
+    public var location: StoreLocation { .file(path) }
+    public var legacyOwner: UInt32 { fileOwner }
+
     public init(path: String, busyTimeout: TimeInterval = 30, durable: Bool = false) throws {
         self.path = path
         try Self.prepareFile(at: path)

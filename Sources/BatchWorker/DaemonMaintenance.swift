@@ -62,7 +62,7 @@ public struct DaemonMaintenance: Service {
             let now = Date()
             if let keep, ContinuousClock.now >= nextCleanup {
                 nextCleanup = .now + .seconds(3600)
-                removeEndedJobs(olderThan: keep, now: now)
+                _ = try? await offloadedUntilCancelled { self.removeEndedJobs(olderThan: keep, now: now) }
             }
             guard store.storageStillAtLocation() else {
                 // Its jobs are out of sight of every `batch` command: running them
@@ -71,10 +71,19 @@ public struct DaemonMaintenance: Service {
                 logger.critical("\(message)")
                 throw StoreMoved(description: message)
             }
-            let runnable = runOnce(now: now)
+            // On a thread of its own: a store blocked for its busy timeout must
+            // not hold up the rest of the daemon (`offloaded`).
+            let runnable = (try? await cancelWhenGracefulShutdown { try await offloadedUntilCancelled { self.runOnce(now: now) } }) ?? nil
+            if Task.isCancelled || Task.isShuttingDownGracefully { break }
             if runnable == false, !logTruncated {
                 // Idle: give the WAL's space back once, not every round.
-                logTruncated = (try? store.storageTruncateLog()) != nil
+                let store = self.store
+                do {
+                    try await offloadedUntilCancelled { try store.storageTruncateLog() }
+                    logTruncated = true
+                } catch {
+                    faults.failed("truncating the write-ahead log", error)
+                }
             } else if runnable == true {
                 logTruncated = false
             }

@@ -50,6 +50,8 @@ final class ResultCommitter: Sendable {
         /// The commit loop's linger, while it waits for more results.
         var lingering: Task<Void, Never>?
         var finishing = false
+        /// When `finish()` was called.
+        var finishingSince: ContinuousClock.Instant?
         /// The loop has returned: nothing more will be committed.
         var stopped = false
         var verdicts: [LeaseKey: RecordOutcome] = [:]
@@ -167,6 +169,22 @@ final class ResultCommitter: Sendable {
         _ = state.withLock { $0.endedJobs.remove(lease.job.id) }
     }
 
+    /// Gives up on a lease that could not be confirmed (self-fencing): its
+    /// results not yet taken for a commit are dropped (their items run
+    /// again), and its verdict becomes `.leaseLost`.
+    func fence(_ lease: ChunkLease) {
+        state.withLock { state in
+            let key = LeaseKey(lease)
+            let dropped = state.pending.filter { LeaseKey($0.lease) == key }
+            state.pending.removeAll { LeaseKey($0.lease) == key }
+            for batch in dropped {
+                state.pendingResults -= batch.results.count
+                state.pendingBytes -= batch.results.reduce(0) { $0 + $1.outcome.output.count + $1.outcome.errorOutput.count }
+            }
+            state.verdicts[key] = .leaseLost
+        }
+    }
+
     /// Forgets the lease's verdict: the slot is done with the lease.
     func forget(_ lease: ChunkLease) {
         _ = state.withLock { $0.verdicts.removeValue(forKey: LeaseKey(lease)) }
@@ -240,6 +258,7 @@ final class ResultCommitter: Sendable {
     func finish() {
         state.withLock { state in
             state.finishing = true
+            state.finishingSince = state.finishingSince ?? .now
             state.idle.take()?.resume()
             state.lingering?.cancel()
         }
@@ -248,11 +267,25 @@ final class ResultCommitter: Sendable {
     /// Commits, retrying through store faults; once the pool is finishing,
     /// it gives up after a few attempts.
     private func commit(_ batches: [ResultBatch]) async {
+        let giveUp: @Sendable () -> Bool = { [self] in
+            state.withLock { $0.finishingSince.map { ContinuousClock.now - $0 > .seconds(2) } ?? false }
+        }
         var attempt = 0
         while true {
             attempt += 1
             do {
-                let outcomes = try store.resultsRecordIfLeasesHeld(batches, now: Date())
+                let store = self.store
+                // Once the pool stops, a store that does not answer within 2 s
+                // must not hold up the exit: what is not recorded runs again later.
+                guard let result = await offloaded(givingUpWhen: giveUp, { try store.resultsRecordIfLeasesHeld(batches, now: Date()) })
+                else {
+                    faults.failed("recording results while stopping", StoreError(.storage, "the store did not answer within 2 s"))
+                    state.withLock { state in
+                        for batch in batches { state.verdicts[LeaseKey(batch.lease)] = .leaseLost }
+                    }
+                    return
+                }
+                let outcomes = try result.get()
                 faults.succeeded("recording")
                 state.withLock { state in
                     for (batch, outcome) in zip(batches, outcomes) where outcome != .recorded {
@@ -272,7 +305,7 @@ final class ResultCommitter: Sendable {
             } catch {
                 let count = batches.reduce(0) { $0 + $1.results.count }
                 faults.failed("recording \(count) result(s)", error, kind: "recording")
-                if attempt >= 3, state.withLock({ $0.finishing }) {
+                if attempt >= 3 || giveUp(), state.withLock({ $0.finishing }) {
                     for batch in batches {
                         state.withLock { $0.verdicts[LeaseKey(batch.lease)] = .leaseLost }
                     }

@@ -53,7 +53,7 @@ extension WorkerPool {
                 // `unanswered` is every item of the lease still without a result.
                 guard let blamed = unanswered.first else {
                     await committer.submit(lease, [], completesChunk: true)
-                    next = await claimSameJob(lease.job.id).map { ($0, nil) }
+                    next = await claimSameJob(after: lease).map { ($0, nil) }
                     continue
                 }
                 let attempt = (attempts[blamed.line] ?? 0) + 1
@@ -76,7 +76,7 @@ extension WorkerPool {
                     }
                     next = (lease, unanswered)
                 }
-                if next == nil, let more = await claimSameJob(lease.job.id) { next = (more, nil) }
+                if next == nil, let more = await claimSameJob(after: lease) { next = (more, nil) }
             }
         }
     }
@@ -90,15 +90,25 @@ extension WorkerPool {
     }
 
     /// The job's next chunk for this slot's process, if the job is still the
-    /// one owed this worker (`FairShare`): else the process ends and the slot
-    /// claims afresh, handing over to a job of a higher priority or one owed
-    /// its share at this chunk boundary. The chunk just finished is committed
-    /// first, so this slot does not count as one of its job's running.
-    private func claimSameJob(_ job: JobID) async -> ChunkLease? {
-        await committer.flush()
-        let lease = try? store.chunkClaim(
-            owner: configuration.owner, now: Date(), leaseDuration: configuration.leaseDuration, job: job,
-            chunkSize: { [sizer] job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+    /// one owed this worker (`FairShare`, not counting the chunk just
+    /// finished): else the process ends and the slot claims afresh, handing
+    /// over to a job of a higher priority or one owed its share at this
+    /// chunk boundary.
+    private func claimSameJob(after finished: ChunkLease) async -> ChunkLease? {
+        let (store, owner, duration, sizer) = (store, configuration.owner, configuration.leaseDuration, sizer)
+        let lease: ChunkLease?
+        do {
+            lease = try await offloadedUntilCancelled {
+                try store.chunkClaim(
+                    owner: owner, now: Date(), leaseDuration: duration, after: finished, sameJob: true,
+                    chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+            }
+            faults.succeeded("claiming work")
+        } catch {
+            // The process ends; the slot claims afresh, through the fault path.
+            faults.failed("claiming work", error)
+            return nil
+        }
         if let lease {
             committer.begin(lease)
             working(on: lease)
@@ -114,7 +124,8 @@ extension WorkerPool {
         guard let program = spec.argumentBytes.first,
               let path = ExecutableLocator.locate(program, workingDirectory: spec.workingDirectoryBytes, environment: spec.environment)
         else {
-            guard let unanswered = carried ?? pendingItems(first) else { return .stopped(first) }
+            let unanswered: [WorkItem]? = if let carried { carried } else { await pendingItems(first) }
+            guard let unanswered else { return .stopped(first) }
             let name = Printable.text(spec.argumentBytes.first ?? [])
             return .died(first, unanswered: unanswered, reason: "could not start (command not found: \(name))", errorTail: Data())
         }
@@ -174,19 +185,27 @@ extension WorkerPool {
                             kill(-pid, SIGKILL)
                             return
                         }
-                        if tick % 10 == 0, let status = try? store.leaseStatus(watch.lease),
-                           status == .lost || status == .jobEnded
-                        {
-                            watch.markStopped()
-                            kill(-pid, SIGKILL)
-                            return
+                        if tick % 10 == 0 {
+                            let (store, lease) = (store, watch.lease)
+                            do {
+                                let status = try await offloadedUntilCancelled { try store.leaseStatus(lease) }
+                                faults.succeeded("checking a lease")
+                                if status == .lost || status == .jobEnded {
+                                    watch.markStopped()
+                                    kill(-pid, SIGKILL)
+                                    return
+                                }
+                            } catch {
+                                faults.failed("checking a lease", error)
+                            }
                         }
                         if let (line, waited) = watch.overdue(after: warnAfter) {
                             let warning = "the stream process has not answered line \(line) for \(Int(waited)) s; a stream command must write one line per item as soon as it has read it: one that drops lines (grep) or buffers its output (mawk without -W interactive, python without -u, sed without -u) never answers"
                             logger.warning("job \(watch.lease.job.id): \(warning)")
                             // For `status` too: the user may never read the daemon's log.
                             do {
-                                try store.jobWarningRecord(watch.lease.job.id, warning, now: Date())
+                                let (store, job) = (store, watch.lease.job.id)
+                                try await offloaded { try store.jobWarningRecord(job, warning, now: Date()) }
                             } catch {
                                 logger.error("job \(watch.lease.job.id): could not record the warning for status: \(error)")
                             }
@@ -196,7 +215,8 @@ extension WorkerPool {
                 defer { watchdog.cancel() }
                 var reader = LineReader(execution.standardOutput, separator: separator, maxRecord: spec.maxOutput)
                 var lease = first
-                guard var items = carried ?? pendingItems(lease) else { return .stopped(lease) }
+                let firstItems: [WorkItem]? = if let carried { carried } else { await pendingItems(lease) }
+                guard var items = firstItems else { return .stopped(lease) }
                 while true {
                     var payload: [UInt8] = []
                     for item in items {
@@ -254,10 +274,10 @@ extension WorkerPool {
                     if let average = items.isEmpty ? nil : Date().timeIntervalSince(started) / Double(items.count) {
                         sizer.observe(job: lease.job.id, seconds: average)
                     }
-                    guard !isStopping, let more = await claimSameJob(lease.job.id) else { break }
+                    guard !isStopping, let more = await claimSameJob(after: lease) else { break }
                     lease = more
                     watch.lease = more
-                    guard let pending = pendingItems(lease) else {
+                    guard let pending = await pendingItems(lease) else {
                         try? await execution.standardInputWriter.finish()
                         return .stopped(lease)
                     }
@@ -282,7 +302,8 @@ extension WorkerPool {
                 ResourceFaults.shared.failed("\(error) (\(Printable.errnoName(code)))")
                 return .stopped(current)
             }
-            guard let unanswered = current == first ? (carried ?? pendingItems(first)) : pendingItems(current) else {
+            let unanswered: [WorkItem]? = if current == first, let carried { carried } else { await pendingItems(current) }
+            guard let unanswered else {
                 return .stopped(current)
             }
             return .died(current, unanswered: unanswered, reason: "could not start (\(error))", errorTail: Data())
@@ -292,9 +313,12 @@ extension WorkerPool {
     /// The lease's items without a result; `nil` when the store could not
     /// tell. Never `[]` for a failed read: an empty list completes the chunk,
     /// and its items would never run.
-    private func pendingItems(_ lease: ChunkLease) -> [WorkItem]? {
+    private func pendingItems(_ lease: ChunkLease) async -> [WorkItem]? {
         do {
-            let items = try store.itemsPending(for: lease, afterLine: lease.firstLine - 1, limit: Int(lease.lineCount))
+            let store = self.store
+            let items = try await offloadedUntilCancelled {
+                try store.itemsPending(for: lease, afterLine: lease.firstLine - 1, limit: Int(lease.lineCount))
+            }
             faults.succeeded("reading items")
             return items
         } catch {

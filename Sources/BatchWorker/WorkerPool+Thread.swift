@@ -45,8 +45,14 @@ extension WorkerPool {
                     // before starting, at most every two watch intervals.
                     if ContinuousClock.now - verifiedAt > configuration.watchInterval * 2 {
                         // Stopped, not interrupted: a fresh page would start with a fresh check time.
-                        if let status = try? store.leaseStatus(lease), status != .held { return .stopped }
-                        verifiedAt = .now
+                        do {
+                            if try store.leaseStatus(lease) != .held { return .stopped }
+                            verifiedAt = .now
+                        } catch {
+                            // Unconfirmed: start nothing more on this chunk; the task looks again.
+                            faults.failed("checking a lease", error)
+                            return .stopped
+                        }
                     }
                     let count = spec.grouping == nil ? 1 : max(1, handler.groupSize(items[index...], of: lease.job, slot: lease.slot))
                     let group = items[index..<(index + count)]
@@ -116,7 +122,11 @@ extension WorkerPool {
             var poller = pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0)
             let milliseconds = Int32(max(1, wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
             _ = poll(&poller, stop.fd >= 0 ? 1 : 0, milliseconds)
-            if let status = try? store.leaseStatus(lease), status != .held { return false }
+            do {
+                if try store.leaseStatus(lease) != .held { return false }
+            } catch {
+                faults.failed("checking a lease", error)
+            }
         }
         return !(isStoppingFlag || stop.isTriggered)
     }

@@ -59,7 +59,7 @@ public final class WorkerPool: Service {
         self.sizer = AdaptiveChunkSizer(workers: configuration.workers)
         self.logger = logger
         self.faults = faults ?? StoreFaultLog(logger: logger)
-        self.medians = MedianRuntimeCache(store: store)
+        self.medians = MedianRuntimeCache(store: store, faults: self.faults)
         self.committer = ResultCommitter(store: store, faults: self.faults, metrics: metrics)
     }
 
@@ -78,12 +78,17 @@ public final class WorkerPool: Service {
             await runSlots()
             committer.finish()
         }
-        // Runs after cancellation too: hand back whatever is still held.
-        do {
-            let released = try store.chunksReleaseOwned(owner: configuration.owner)
+        // Runs after cancellation too: hand back whatever is still held, but
+        // never wait long for a store that does not answer (the chunks of a
+        // daemon that is gone are taken back by the next one).
+        let (store, owner) = (self.store, configuration.owner)
+        switch await offloaded(within: .seconds(2), { try store.chunksReleaseOwned(owner: owner) }) {
+        case .success(let released)?:
             if released > 0 { logger.info("handed back \(released) unfinished chunk(s)") }
-        } catch {
+        case .failure(let error)?:
             logger.error("could not hand back chunks (they return when the lease expires): \(error)")
+        case nil:
+            logger.error("the store did not answer within 2 s: chunks were not handed back (they return when the lease expires, or at once to the next daemon started here)")
         }
     }
 
@@ -100,7 +105,7 @@ public final class WorkerPool: Service {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.configuration.auditInterval)
                     if Task.isCancelled || self.isStopping { break }
-                    self.auditLeases()
+                    try? await offloadedUntilCancelled { self.auditLeases() }
                 }
                 return .auditorFinished
             }
@@ -146,6 +151,9 @@ public final class WorkerPool: Service {
 
     func runSlot() async {
         var delay = configuration.pollInterval.lowerBound
+        // The lease this slot finished last: not one of its job's running
+        // commands any more, even before its end is committed (`FairShare`).
+        var previous: ChunkLease?
         while !isStopping {
             let backoff = ResourceFaults.shared.backoff
             if backoff > .zero {
@@ -155,9 +163,15 @@ public final class WorkerPool: Service {
             let lease: ChunkLease?
             do {
                 let started = DispatchTime.now()
-                lease = try store.chunkClaim(
-                    owner: configuration.owner, now: Date(), leaseDuration: configuration.leaseDuration,
-                    chunkSize: { [sizer] job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+                let (store, owner, duration, sizer, finished) = (store, configuration.owner, configuration.leaseDuration, sizer, previous)
+                // Cancellable: a daemon that stops does not wait for a claim
+                // stuck on a locked store (a late claim's chunk is handed back
+                // by the next daemon here, its holder being gone).
+                lease = try await offloadedUntilCancelled {
+                    try store.chunkClaim(
+                        owner: owner, now: Date(), leaseDuration: duration, after: finished, sameJob: false,
+                        chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+                }
                 if lease != nil { metrics.claimDuration.recordInterval(since: started) }
                 faults.succeeded("claiming work")
             } catch {
@@ -171,9 +185,12 @@ public final class WorkerPool: Service {
                 continue
             }
             delay = configuration.pollInterval.lowerBound
+            previous = lease
             working(on: lease)
             if lease.job.spec.stream {
                 await workStream(startingWith: lease)
+                // A stream slot moves on through leases of its job: the last counts.
+                previous = Self.slot.flatMap { slot in slotLeases.withLock { $0[slot] } } ?? lease
             } else {
                 await Self.$jobSlot.withValue(lease.slot) { await work(on: lease) }
                 if lease.job.spec.maxRunning != nil {
@@ -201,12 +218,30 @@ public final class WorkerPool: Service {
     }
 
     /// Returns when the lease is lost or its job ended (a job halted with
-    /// `soon` drains: its running items go on), or when cancelled.
+    /// `soon` drains: its running items go on), or when cancelled; and when
+    /// the lease could not be confirmed for a whole lease duration (the store
+    /// does not answer): past that another daemon may have taken the chunk,
+    /// so the worker fences itself, stopping the chunk's commands rather than
+    /// run them beside their next runs.
     private func watch(_ lease: ChunkLease) async {
+        var confirmed = ContinuousClock.now
+        let store = self.store
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.watchInterval)
             if Task.isCancelled { return }
-            if let status = try? store.leaseStatus(lease), status != .held, status != .draining { return }
+            do {
+                let status = try await offloadedUntilCancelled { try store.leaseStatus(lease) }
+                faults.succeeded("checking a lease")
+                if status != .held, status != .draining { return }
+                confirmed = .now
+            } catch {
+                faults.failed("checking a lease", error)
+                if ContinuousClock.now - confirmed > .seconds(configuration.leaseDuration) {
+                    logger.error("job \(lease.job.id): the lease on lines \(lease.firstLine)-\(lease.lastLine) could not be confirmed for \(Int(configuration.leaseDuration)) s: stopping its commands; it records nothing more")
+                    committer.fence(lease)
+                    return
+                }
+            }
         }
     }
 
@@ -215,7 +250,8 @@ public final class WorkerPool: Service {
         while true {
             let page: [WorkItem]
             do {
-                page = try store.itemsPending(for: lease, afterLine: afterLine, limit: Self.pageSize(for: lease.job))
+                let (store, after, limit) = (store, afterLine, Self.pageSize(for: lease.job))
+                page = try await offloadedUntilCancelled { try store.itemsPending(for: lease, afterLine: after, limit: limit) }
             } catch {
                 faults.failed("reading items", error)
                 try? await Task.sleep(for: .milliseconds(500))
@@ -289,9 +325,24 @@ public final class WorkerPool: Service {
 
     /// Hands the lease back once the results handed over for it are
     /// committed (a hand-back first would have them rejected).
+    /// While the pool stops, a store that does not answer gets a second:
+    /// the daemon's exit must not wait out a busy timeout (the chunk comes
+    /// back when its lease expires, or at once to the next daemon here).
     func release(_ lease: ChunkLease) async {
         await committer.flush()
-        try? store.chunkReleaseIfLeaseHeld(lease)
+        let store = self.store
+        if isStopping {
+            if case .failure(let error)? = await offloaded(within: .seconds(1), { try store.chunkReleaseIfLeaseHeld(lease) }) {
+                faults.failed("handing back a chunk", error)
+            }
+            return
+        }
+        do {
+            try await offloaded { try store.chunkReleaseIfLeaseHeld(lease) }
+        } catch {
+            // The lease expires, or the daemon's audit hands the chunk back.
+            faults.failed("handing back a chunk", error)
+        }
     }
 
     /// Runs an item until it succeeds or has used its retries (its first
@@ -333,7 +384,12 @@ public final class WorkerPool: Service {
         while ContinuousClock.now < end {
             if isStopping { return false }
             try? await Task.sleep(for: min(.milliseconds(200), end - ContinuousClock.now))
-            if let status = try? store.leaseStatus(lease), status != .held { return false }
+            let store = self.store
+            do {
+                if try await offloadedUntilCancelled({ try store.leaseStatus(lease) }) != .held { return false }
+            } catch {
+                faults.failed("checking a lease", error)
+            }
         }
         return !isStopping
     }

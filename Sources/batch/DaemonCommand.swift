@@ -82,7 +82,7 @@ struct DaemonStatusCommand: AsyncParsableCommand {
             if json {
                 for summary in summaries { out.append(JSONLine.encode(summary) + "\n") }
             } else if summaries.isEmpty {
-                out.append("no daemon serves \(db.path)\n")
+                out.append("no daemon serves \(db.location)\n")
             } else {
                 for s in summaries {
                     let holding = s.chunks.isEmpty ? "idle"

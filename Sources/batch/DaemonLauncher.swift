@@ -10,8 +10,10 @@ import Glibc
 /// The daemon is the `batchd` next to this `batch` binary, started in a
 /// session of its own (it outlives the terminal), with `--idle-exit 5m` so it
 /// does not linger after the work is done. Its log goes to `DB-batchd.log`.
+/// It finds the store in its environment (`BATCH_DB`), not in its argv,
+/// where `ps` would show a network store's address to every user.
 struct DaemonLauncher {
-    let store: SQLiteStore
+    let store: any BatchStore
     static let idleExit = "5m"
     /// glibc's POSIX_SPAWN_SETSID, which its headers define only under
     /// _GNU_SOURCE, so Swift does not import it.
@@ -23,8 +25,8 @@ struct DaemonLauncher {
     /// database must not end up running that user's next jobs as root).
     func refusal(forOwner owner: UInt32) -> String? {
         let me = getuid()
-        if store.fileOwner != me {
-            return "\(store.path) belongs to uid \(store.fileOwner), not to this user (uid \(me)): no daemon is started on another user's database; its owner runs one (batchd --db \(store.path))"
+        if store.legacyOwner != me {
+            return "\(store.location) belongs to uid \(store.legacyOwner), not to this user (uid \(me)): no daemon is started on another user's database; its owner runs one (BATCH_DB=\(store.location) batchd)"
         }
         if owner != me {
             return "the job belongs to uid \(owner), and only a daemon of that user runs it: no daemon is started for it as uid \(me)"
@@ -40,9 +42,11 @@ struct DaemonLauncher {
         if let refusal = refusal(forOwner: owner) { throw CLIError(.unavailable, refusal) }
         let executable = Self.daemonExecutable()
         guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw CLIError(.unavailable, "no daemon serves \(store.path) and \(executable) was not found to start one")
+            throw CLIError(.unavailable, "no daemon serves \(store.location) and \(executable) was not found to start one")
         }
-        try spawn(executable, arguments: ["--db", store.path, "--idle-exit", Self.idleExit], log: store.path + "-batchd.log")
+        try spawn(
+            executable, arguments: ["--idle-exit", Self.idleExit], storeLocation: store.location.environmentValue,
+            log: store.location.daemonLogPath)
         // Wait briefly for it to register, so that the next command does not start another.
         for _ in 0..<100 {
             if try hasLiveDaemon(forOwner: owner) { return }
@@ -72,7 +76,7 @@ struct DaemonLauncher {
         return names.compactMap { Int32($0) }.filter { fcntl($0, F_GETFD) != -1 }
     }
 
-    private func spawn(_ executable: String, arguments: [String], log: String) throws {
+    private func spawn(_ executable: String, arguments: [String], storeLocation: String, log: String) throws {
         // Opened here, never through a symbolic link: a link planted at the
         // log's path must not make this user append to a file of its choice.
         let logFD = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
@@ -103,8 +107,19 @@ struct DaemonLauncher {
         posix_spawnattr_setflags(&attributes, Self.spawnSetSID)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        // This environment (its entries as they are, bytes and all), with
+        // BATCH_DB naming the store.
+        let entry = strdup("BATCH_DB=" + storeLocation)
+        defer { free(entry) }
+        var envp: [UnsafeMutablePointer<CChar>?] = []
+        var pointer = environ
+        while let current = pointer.pointee {
+            if strncmp(current, "BATCH_DB=", 9) != 0 { envp.append(current) }
+            pointer += 1
+        }
+        envp += [entry, nil]
         var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard status == 0 else {
             throw CLIError(.unavailable, "could not start \(executable): \(String(cString: strerror(status)))")
         }

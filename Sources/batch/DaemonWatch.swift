@@ -8,7 +8,7 @@ import Foundation
 /// stderr. A daemon SIGKILLed or stopped with `batch daemon stop` in the
 /// middle of a job is replaced within about a second.
 struct DaemonWatch {
-    let store: SQLiteStore
+    let store: any BatchStore
     let options: StoreOptions
     let job: JobID
     var interval: Duration = .seconds(1)
@@ -26,7 +26,7 @@ struct DaemonWatch {
                     missedChecks = 0
                     continue
                 }
-                let owner = current.ownerUID ?? store.fileOwner
+                let owner = current.ownerUID ?? store.legacyOwner
                 guard try !launcher.hasLiveDaemon(forOwner: owner) else {
                     missedChecks = 0
                     continue
@@ -39,11 +39,11 @@ struct DaemonWatch {
                     }
                 } else if options.autostart {
                     try launcher.ensureRunning()
-                    StandardError.line("batch: no daemon was serving \(store.path); started one for job \(job)")
+                    StandardError.line("batch: no daemon was serving \(store.location); started one for job \(job)")
                 } else if missedChecks >= 2 && !warned {
                     // Two checks apart: a daemon being started by hand right now is not "missing".
                     StandardError.line(
-                        "batch: no daemon serves \(store.path) and autostart is off: job \(job) waits until one does (batchd --db \(store.path))")
+                        "batch: no daemon serves \(store.location) and autostart is off: job \(job) waits until one does (batchd --db \(store.location))")
                     warned = true
                 }
             } catch let error as CLIError {
@@ -58,7 +58,7 @@ struct DaemonWatch {
 
 /// Runs `body` with a `DaemonWatch` beside it.
 func withDaemonWatch<T: Sendable>(
-    store: SQLiteStore, options: StoreOptions, job: JobID, _ body: @Sendable () async throws -> T
+    store: any BatchStore, options: StoreOptions, job: JobID, _ body: @Sendable () async throws -> T
 ) async throws -> T {
     // Unstructured so that it runs beside `body`; cancelled on every way out.
     let watch = Task { await DaemonWatch(store: store, options: options, job: job).run() }

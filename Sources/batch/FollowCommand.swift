@@ -41,7 +41,7 @@ struct FollowCommand: AsyncParsableCommand {
             let db = try store.openStore()
             let id = try parseJobID(job)
             guard let found = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
-            if found.state.isRunnable { try store.ensureDaemon(db, owner: found.ownerUID ?? db.fileOwner) }
+            if found.state.isRunnable { try store.ensureDaemon(db, owner: found.ownerUID ?? db.legacyOwner) }
             let (order, from, json, records) = (follow.order, from, follow.json, follow.records)
             Interruption.install(.detachFollow(job: id, unordered: follow.unordered), cursor: from)
             return try await withDaemonWatch(store: db, options: store, job: id) {

@@ -24,7 +24,7 @@ import Glibc
 /// it never names a cursor before or after what was printed.
 enum Interruption {
     enum Action: Sendable {
-        case cancelRun(store: SQLiteStore, job: JobID)
+        case cancelRun(store: any BatchStore, job: JobID)
         case detachFollow(job: JobID, unordered: Bool)
         case detachWait(job: JobID)
     }
@@ -79,7 +79,7 @@ enum Interruption {
         }
     }
 
-    private static func cancelled(store: SQLiteStore, job id: JobID) -> String {
+    private static func cancelled(store: any BatchStore, job id: JobID) -> String {
         do {
             let didCancel = try store.jobCancelIfRunnable(id, now: Date())
             guard let job = try store.jobFetch(id) else { return "batch: interrupted; job \(id) is gone" }

@@ -62,7 +62,7 @@ struct ListCommand: AsyncParsableCommand {
             let summaries = try jobs.map { job in
                 var summary = JobSummary(job)
                 if job.state.isRunnable {
-                    let owner = job.ownerUID ?? db.fileOwner
+                    let owner = job.ownerUID ?? db.legacyOwner
                     if served[owner] == nil { served[owner] = try StatusCommand.served(job, db) }
                     summary.addScheduling(job, candidates: candidates, served: served[owner]!)
                 }

@@ -77,7 +77,7 @@ struct RetryCommand: AsyncParsableCommand {
             let id = try parseJobID(job)
             let reset = try db.jobRetryIfEnded(id, lines: items.flatMap(Self.parseLines), policy: policy, now: Date())
             let after = try db.jobFetch(id)
-            try store.ensureDaemon(db, owner: after?.ownerUID ?? db.fileOwner)
+            try store.ensureDaemon(db, owner: after?.ownerUID ?? db.legacyOwner)
             let pending = after.map { $0.itemCount - $0.finishedCount } ?? Int64(reset)
             StandardError.line("batch: job \(id): \(reset) failed item(s) back to pending, \(pending) to run")
         }

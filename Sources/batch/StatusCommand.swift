@@ -35,7 +35,7 @@ struct StatusCommand: AsyncParsableCommand {
                 guard let fetched = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }
                 found = fetched
             } else {
-                guard let newest = try db.jobsList(limit: 1).first else { throw CLIError(.noSuchJob, "there are no jobs in \(db.path)") }
+                guard let newest = try db.jobsList(limit: 1).first else { throw CLIError(.noSuchJob, "there are no jobs in \(db.location)") }
                 found = newest
             }
             var s = JobSummary(found)
@@ -70,8 +70,8 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     /// Whether a live daemon of the job's owner serves the store.
-    static func served(_ job: Job, _ db: SQLiteStore) throws -> Bool {
-        let owner = job.ownerUID ?? db.fileOwner
+    static func served(_ job: Job, _ db: any BatchStore) throws -> Bool {
+        let owner = job.ownerUID ?? db.legacyOwner
         let host = ProcessIdentity.hostName
         return try db.daemonsList().contains {
             ($0.uid == nil || $0.uid == owner) && $0.isAlive(seenFrom: host, now: Date(), heartbeatWithin: 10)

@@ -10,10 +10,16 @@ struct StoreOptions: ParsableArguments {
     @Flag(name: .customLong("no-autostart"), help: "Do not start a daemon when none serves the database (also: BATCH_NO_AUTOSTART=1).")
     var noAutostart = false
 
-    var path: String { DatabaseLocation.resolve(option: db) }
+    func location() throws -> StoreLocation {
+        do {
+            return try StoreLocation.resolve(option: db)
+        } catch let error as StoreError {
+            throw CLIError(error)
+        }
+    }
 
-    func openStore() throws -> SQLiteStore {
-        try SQLiteStore(path: path)
+    func openStore() throws -> any BatchStore {
+        try StoreFactory.open(location())
     }
 
     var autostart: Bool {
@@ -23,7 +29,7 @@ struct StoreOptions: ParsableArguments {
     /// Starts a daemon in the background when none of the job owner's serves
     /// the database. Where it may not (another user's database or job), it
     /// says why once and goes on: the owner's daemon may still come.
-    func ensureDaemon(_ store: SQLiteStore, owner: UInt32? = nil) throws {
+    func ensureDaemon(_ store: any BatchStore, owner: UInt32? = nil) throws {
         guard autostart else { return }
         let launcher = DaemonLauncher(store: store)
         let owner = owner ?? getuid()

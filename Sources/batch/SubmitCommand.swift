@@ -50,7 +50,7 @@ struct SubmitCommand: AsyncParsableCommand {
     }
 
     /// A new job, or the open job to resume (with how many items it has).
-    func prepareJob(_ db: SQLiteStore) throws -> (JobID, Int64, UInt8, stream: Bool) {
+    func prepareJob(_ db: any BatchStore) throws -> (JobID, Int64, UInt8, stream: Bool) {
         if let resume {
             let id = try parseJobID(resume)
             guard let job = try db.jobFetch(id) else { throw CLIError(.noSuchJob, "no job \(id)") }

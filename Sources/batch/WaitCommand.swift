@@ -48,7 +48,7 @@ struct WaitCommand: AsyncParsableCommand {
             let deadline = timeout.flatMap(DurationText.seconds).map { Date().addingTimeInterval($0) }
             let (timeoutText, json, records) = (timeout, json, records)
             if let found = try db.jobFetch(id), found.state.isRunnable {
-                try store.ensureDaemon(db, owner: found.ownerUID ?? db.fileOwner)
+                try store.ensureDaemon(db, owner: found.ownerUID ?? db.legacyOwner)
             }
             Interruption.install(.detachWait(job: id))
             return try await withDaemonWatch(store: db, options: store, job: id) {

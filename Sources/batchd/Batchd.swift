@@ -106,10 +106,9 @@ struct Batchd: AsyncParsableCommand {
         let logger = Logger(label: "batchd")
         let registry = PrometheusCollectorRegistry()
         if metrics != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
-        let path = DatabaseLocation.resolve(option: db)
-        let store: SQLiteStore
+        let store: any BatchStore
         do {
-            store = try SQLiteStore(path: path)
+            store = try StoreFactory.open(StoreLocation.resolve(option: db))
         } catch {
             FileHandle.standardError.write(Data("batchd: \(error)\n".utf8))
             throw ExitCode(74)
@@ -148,7 +147,7 @@ struct Batchd: AsyncParsableCommand {
                 grace: .milliseconds(Int64(DurationText.seconds(grace)! * 1000)),
                 streamAnswerWarning: DurationText.seconds(streamWarnAfter)!),
             logger: logger, faults: faults)
-        logger.info("serving \(path) with \(workers) worker(s), pid \(identity.pid)")
+        logger.info("serving \(store.location) with \(workers) worker(s), pid \(identity.pid)")
         // Services stop in reverse order: the pool drains first while maintenance keeps its leases alive.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let metrics, let address = Self.metricsAddress(metrics) {
@@ -168,10 +167,12 @@ struct Batchd: AsyncParsableCommand {
             failure = error
             logger.error("stopped on an error: \(error)")
         }
-        do {
-            _ = try store.daemonDeleteReleasingChunks(id: record.id)
-        } catch {
-            logger.error("could not remove this daemon's record: \(error)")
+        // Bounded: a store that does not answer must not hold up the exit (the
+        // record of a daemon that is gone is removed by the next one).
+        switch await offloaded(within: .seconds(2), { [id = record.id] in try store.daemonDeleteReleasingChunks(id: id) }) {
+        case .success?: break
+        case .failure(let error)?: logger.error("could not remove this daemon's record: \(error)")
+        case nil: logger.error("the store did not answer within 2 s: this daemon's record stays until another daemon finds it gone")
         }
         logger.info("stopped")
         // A daemon that stopped on an error (the metrics port in use, say)

@@ -11,7 +11,11 @@ extension EndToEnd {
             let run = try env.start(["run", "--", "echo"], input: (1...10).map { "\($0)\n" }.joined(), environment: environment)
             let status = run.wait(timeout: 60)
             let daemons = try env.store().daemonsList()
+            // The store is named in the daemon's environment, not its argv, where
+            // `ps` would show a network store's address to every user.
+            let argv = daemons.map { (try? String(contentsOfFile: "/proc/\($0.pid)/cmdline", encoding: .utf8)) ?? "" }
             for daemon in daemons { kill(daemon.pid, SIGKILL) }
+            #expect(argv.allSatisfy { !$0.isEmpty && !$0.contains(env.dbPath) }, "\(argv)")
             let log = (try? String(contentsOfFile: env.dbPath + "-batchd.log", encoding: .utf8)) ?? "(no daemon log)"
             #expect(status == 0, "daemon log: \(log)")
             #expect(status == 0, "\(run.stderrText)")

@@ -37,6 +37,10 @@ import Testing
     @Test func medianDurationOfSuccesses() throws { try StoreConformance.medianDurationOfSuccesses(make) }
     @Test func runningLimitGuardsClaimsAndSlotsAreFree() throws { try StoreConformance.runningLimitGuardsClaimsAndSlotsAreFree(make) }
     @Test func groupResultsAndPolicyChanges() throws { try StoreConformance.groupResultsAndPolicyChanges(make) }
+    @Test func listsCountsAndDeletes() throws { try StoreConformance.listsCountsAndDeletes(make) }
+    @Test func concurrentClaimsNeverOverlap() throws { try StoreConformance.concurrentClaimsNeverOverlap(make) }
+    @Test func concurrentCommittersGiveGaplessSequences() throws { try StoreConformance.concurrentCommittersGiveGaplessSequences(make) }
+    @Test func staleWriterRacingARegrantGetsLeaseLost() throws { try StoreConformance.staleWriterRacingARegrantGetsLeaseLost(make) }
 
     // MARK: - SQLite's own
 

@@ -1,5 +1,6 @@
 import BatchStore
 import Foundation
+import Synchronization
 import Testing
 
 /// The behaviour every `BatchStore` backend must have. A backend's test suite
@@ -452,5 +453,96 @@ enum StoreConformance {
         #expect(after.spec.halt == nil && after.spec.retries == 2)
         #expect(after.state == .sealed)
         #expect(try claim(store, "d1").map { $0.firstLine...$0.lastLine } == 1...3, "the group's lines run again together")
+    }
+
+    // MARK: - The rest of the protocol (issue 12)
+
+    /// Listing by state, counting, failures, deletion and compaction: the
+    /// operations the suite did not call before.
+    static func listsCountsAndDeletes(_ make: Factory) throws {
+        let store = try make()
+        let done = try store.jobCreate(spec(chunkSize: .fixed(3)), now: t0)
+        try store.itemsAppendIfOpen(job: done.id, firstLine: 1, items: items(["a", "b", "c"]))
+        _ = try store.jobSealIfOpen(done.id, now: t0)
+        let running = try store.jobCreate(spec(), now: t0)
+        try store.itemsAppendIfOpen(job: running.id, firstLine: 1, items: items(["x"]))
+        let lease = try #require(try claim(store, "d1"))
+        #expect(lease.job.id == done.id)
+        #expect(try store.chunksLeasedExist(job: done.id))
+        #expect(try store.chunksLeasedList().map { [$0.job.rawValue, $0.firstLine, $0.lastLine] } == [[done.id.rawValue, 1, 3]])
+        #expect(try store.itemCounts(job: done.id).claimed == 3)
+        let later = t0.addingTimeInterval(10)
+        _ = try store.resultsRecordIfLeaseHeld(
+            lease, results: [(1, ok("1"), 1), (2, failed(), 2), (3, ok("3", at: later), 1)], completesChunk: true, now: later)
+        #expect(try !store.chunksLeasedExist(job: done.id))
+        let counts = try store.itemCounts(job: done.id)
+        #expect(counts.claimed == 0 && counts.attempts == 4 && counts.retried == 1)
+        #expect(try store.resultsCount(job: done.id, finishedSince: t0.addingTimeInterval(5)) == 1)
+        #expect(try store.resultsFailed(job: done.id, limit: 10).map(\.line) == [2])
+        #expect(try store.jobsList(limit: 10, states: [.complete]).map(\.id) == [done.id])
+        #expect(try store.jobsList(limit: 10, states: [.open, .sealed]).map(\.id) == [running.id])
+        // Deleting: a running job only with force; ended ones by age.
+        #expect(throws: StoreError.self) { try store.jobDelete(running.id, force: false) }
+        #expect(try store.jobsDeleteEnded(before: t0) == [])
+        #expect(try store.jobsDeleteEnded(before: later.addingTimeInterval(1)) == [done.id])
+        #expect(try store.jobFetch(done.id) == nil)
+        try store.jobDelete(running.id, force: true)
+        #expect(try store.jobsList(limit: 10).isEmpty)
+        #expect(try store.storageCompact())
+    }
+
+    /// Two store instances on one database claim at once, many times: no
+    /// line is ever in two leases.
+    static func concurrentClaimsNeverOverlap(_ make: Factory) throws {
+        let first = try make()
+        let second = try StoreFactory.open(first.location)
+        let job = try first.jobCreate(spec(chunkSize: .fixed(3)), now: t0)
+        try first.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items((1...600).map(String.init)))
+        let claimed = Mutex<[ClosedRange<Int64>]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            let store = index == 0 ? first : second
+            while let lease = try? claim(store, "d\(index)") {
+                claimed.withLock { $0.append(lease.firstLine...lease.lastLine) }
+            }
+        }
+        let lines = claimed.withLock { $0 }.flatMap { Array($0) }.sorted()
+        #expect(lines == Array(1...600), "every line in exactly one lease")
+    }
+
+    /// Two committers (two store instances) recording one job's results at
+    /// once give completion sequences exactly 1...n.
+    static func concurrentCommittersGiveGaplessSequences(_ make: Factory) throws {
+        let first = try make()
+        let second = try StoreFactory.open(first.location)
+        let job = try first.jobCreate(spec(chunkSize: .fixed(50)), now: t0)
+        try first.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items((1...200).map(String.init)))
+        _ = try first.jobSealIfOpen(job.id, now: t0)
+        let leases = try (0..<4).map { index in try #require(try claim(index % 2 == 0 ? first : second, "d\(index)")) }
+        DispatchQueue.concurrentPerform(iterations: 4) { index in
+            let store = index % 2 == 0 ? first : second
+            let lease = leases[index]
+            for line in lease.firstLine...lease.lastLine {
+                _ = try? store.resultsRecordIfLeaseHeld(lease, results: [(line, ok("\(line)"), 1)], completesChunk: line == lease.lastLine, now: t0)
+            }
+        }
+        let sequences = try first.resultsBySequence(job: job.id, afterSequence: 0, limit: 1000).map(\.sequence)
+        #expect(sequences == Array(1...200))
+        #expect(try first.jobFetch(job.id)?.state == .complete)
+    }
+
+    /// A stale writer racing the re-grant of its chunk gets "lease lost",
+    /// never a constraint error, and records nothing.
+    static func staleWriterRacingARegrantGetsLeaseLost(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(2)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["a", "b"]))
+        let stale = try #require(try claim(store, "old"))
+        try store.chunkReleaseIfLeaseHeld(stale)
+        let fresh = try #require(try claim(store, "new"))
+        #expect(fresh.fence > stale.fence)
+        #expect(try store.resultsRecordIfLeaseHeld(fresh, results: [(1, ok("new"), 1)], completesChunk: false, now: t0) == .recorded)
+        // The stale writer records the same line: fenced off, not a duplicate-key error.
+        #expect(try store.resultsRecordIfLeaseHeld(stale, results: [(1, ok("old"), 1), (2, ok("old"), 1)], completesChunk: true, now: t0) == .leaseLost)
+        #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.outcome.output) == [Data("new".utf8)])
     }
 }

@@ -169,4 +169,39 @@ import Testing
         #expect(try store.resultsByLine(job: id, afterLine: 0, limit: 10).first?.attempts == 1)
         _ = leaked
     }
+
+    /// Self-fencing (issue 12): a worker whose lease cannot be confirmed for
+    /// a whole lease duration (the store stops answering) stops the chunk's
+    /// running item and records nothing for it. Before, a failed lease check
+    /// read as "still held", and the item ran on for ever.
+    @Test func aWorkerWhoseLeaseCannotBeConfirmedStopsItsItem() async throws {
+        let real = try SQLiteStore(path: directory.file("fence.db"))
+        let store = FaultInjectingStore(real)
+        let id = try makeJob(real, items: 3, chunkSize: .fixed(3))
+        let starts = Mutex(0)
+        let stopped = Mutex(0)
+        let handler = ClosureHandler { _, _ in
+            starts.withLock { $0 += 1 }
+            do {
+                try await Task.sleep(for: .seconds(60))
+            } catch {
+                stopped.withLock { $0 += 1 }
+                throw error
+            }
+            return Data()
+        }
+        let pool = WorkerPool(
+            store: store, handler: handler,
+            configuration: WorkerPoolConfiguration(owner: "fence", workers: 1, leaseDuration: 2), logger: logger)
+        try await testGracefulShutdown { trigger in
+            async let running: Void = pool.run()
+            #expect(try await until { starts.withLock { $0 } == 1 })
+            store.fail(["leaseStatus", "resultsRecordIfLeasesHeld"])
+            // Checked every 200 ms: stopped once 2 s pass without a confirmation.
+            #expect(try await until(15) { stopped.withLock { $0 } >= 1 }, "the item ran on with its lease unconfirmed")
+            trigger.triggerGracefulShutdown()
+            try await running
+        }
+        #expect(try real.resultsByLine(job: id, afterLine: 0, limit: 10).isEmpty)
+    }
 }
