@@ -29,7 +29,9 @@ let package = Package(
             ]
         ),
         // posix_spawn with PR_SET_PDEATHSIG (commands die with a SIGKILLed
-        // daemon), which needs a step in the child that Swift cannot write.
+        // daemon), which needs a step in the child that Swift cannot write;
+        // and the Linux calls Swift's Glibc module does not import (pipe2,
+        // pidfd_open, pidfd_send_signal, eventfd, mallopt).
         .target(name: "CSpawn", path: "Sources/CSpawn"),
         .target(
             name: "BatchWorker",
@@ -44,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "batchd",
             dependencies: [
-                "BatchStore", "BatchWorker",
+                "BatchStore", "BatchWorker", "CSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

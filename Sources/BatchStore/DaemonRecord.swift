@@ -19,12 +19,15 @@ public struct DaemonRecord: Sendable, Hashable {
     /// The uid it runs as: it runs only that uid's jobs. `nil` in a record of
     /// a release before uids were recorded.
     public var uid: UInt32?
+    /// Where its pid means something (`Machine.id`); `nil` in older records.
+    public var machineID: String?
 
     public init(
         id: String, host: String, pid: Int32, processStart: Int64, workers: Int, startedAt: Date,
-        heartbeatAt: Date, uid: UInt32? = nil
+        heartbeatAt: Date, uid: UInt32? = nil, machineID: String? = nil
     ) {
         self.uid = uid
+        self.machineID = machineID
         self.id = id
         self.host = host
         self.pid = pid
@@ -36,11 +39,13 @@ public struct DaemonRecord: Sendable, Hashable {
 }
 
 extension DaemonRecord {
-    /// Whether the daemon is alive as seen from `host`: on the same host, its
-    /// process is running (pid and start time); elsewhere, it beat within
-    /// `heartbeatWithin` seconds.
-    public func isAlive(seenFrom host: String, now: Date, heartbeatWithin: TimeInterval) -> Bool {
-        self.host == host
+    public var machine: Machine { Machine(host: host, id: machineID) }
+
+    /// Whether the daemon is alive as seen from `machine`: where its pid
+    /// means something, its process is running (pid and start time);
+    /// elsewhere, it beat within `heartbeatWithin` seconds.
+    public func isAlive(seenFrom machine: Machine = .current, now: Date, heartbeatWithin: TimeInterval) -> Bool {
+        self.machine.sharesPids(with: machine)
             ? ProcessIdentity.isAlive(pid: pid, start: processStart)
             : now.timeIntervalSince(heartbeatAt) < heartbeatWithin
     }

@@ -56,10 +56,9 @@ public struct Job: Sendable, Hashable, Identifiable {
 
     /// Open, with its submitter gone: no more input will arrive unless
     /// someone runs `batch submit --resume` (or ends it with `batch cancel`).
-    /// Judged only for a submitter of `host`: a process of another host
-    /// cannot be looked at.
-    public func inputInterrupted(seenFrom host: String = ProcessIdentity.hostName) -> Bool {
-        guard state == .open, let submitter, submitter.host == host else { return false }
+    /// Judged only for a submitter whose pid means something on `machine`.
+    public func inputInterrupted(seenFrom machine: Machine = .current) -> Bool {
+        guard state == .open, let submitter, submitter.machine.sharesPids(with: machine) else { return false }
         return !ProcessIdentity.isAlive(pid: submitter.pid, start: submitter.start)
     }
 

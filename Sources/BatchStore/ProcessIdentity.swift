@@ -10,11 +10,22 @@ public struct ProcessIdentity: Sendable, Hashable {
     public var host: String
     public var pid: Int32
     public var start: Int64
+    /// Where the pid means something (`Machine.id`); `nil` in older records.
+    public var machineID: String?
+
+    public init(host: String, pid: Int32, start: Int64, machineID: String? = nil) {
+        self.host = host
+        self.pid = pid
+        self.start = start
+        self.machineID = machineID
+    }
+
+    public var machine: Machine { Machine(host: host, id: machineID) }
 
     /// This process.
     public static var current: ProcessIdentity {
         let pid = getpid()
-        return ProcessIdentity(host: hostName, pid: pid, start: startTime(of: pid) ?? 0)
+        return ProcessIdentity(host: hostName, pid: pid, start: startTime(of: pid) ?? 0, machineID: Machine.current.id)
     }
 
     public static var hostName: String {

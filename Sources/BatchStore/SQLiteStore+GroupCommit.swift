@@ -60,7 +60,7 @@ extension SQLiteStore {
                     if jobs[lease.job.id] == nil { jobs[lease.job.id] = JobTally(current) }
                 }
                 guard var job = jobs[lease.job.id], let chunkHeld = held[key] else { continue }
-                switch Self.status(of: lease, chunkHeld: chunkHeld, jobState: job.state) {
+                switch StoreRules.leaseStatus(of: lease, chunkHeld: chunkHeld, jobState: job.state) {
                 case .lost:
                     outcomes.append(.leaseLost)
                     continue
@@ -81,14 +81,13 @@ extension SQLiteStore {
                 }
                 job.finished += Int64(batch.results.count)
                 job.failed += failed
-                if job.state == .sealed && job.finished == job.itemCount {
-                    job.state = .complete
-                } else if job.state.isRunnable, failed > 0, let halt = lease.job.spec.halt,
-                    halt.isReached(failed: job.failed, finished: job.finished)
-                {
-                    job.state = .failed
-                    job.haltReason = "halted by --halt \(halt): \(job.failed) of \(job.finished) finished items failed"
-                    job.haltedNow = halt.when == .now
+                let progress = StoreRules.progress(
+                    state: job.state, itemCount: job.itemCount, finished: job.finished, failed: job.failed,
+                    failedNow: failed, halt: lease.job.spec.halt)
+                job.state = progress.state
+                if let reason = progress.haltReason {
+                    job.haltReason = reason
+                    job.haltedNow = progress.haltsNow
                 }
                 if batch.completesChunk {
                     try db.cachedStatement(sql: """

@@ -8,7 +8,8 @@ extension SQLiteStore {
         timeout_seconds, timeout_percent, max_output, halt_when, halt_fail_count, halt_fail_percent, halt_reason,
         state, item_count, finished_count, failed_count, created_at, sealed_at, finished_at, owner_uid,
         submitter_host, submitter_pid, submitter_start, command_bytes, working_directory_bytes, warning, warning_at,
-        max_running, max_running_percent, group_size, item_token, column_separator, priority, weight, rate_per_second
+        max_running, max_running_percent, group_size, item_token, column_separator, priority, weight, rate_per_second,
+        submitter_machine
         """
 
     static func job(from row: Row) throws -> Job {
@@ -70,7 +71,9 @@ extension SQLiteStore {
             haltReason: row["halt_reason"],
             ownerUID: (row["owner_uid"] as Int64?).map { UInt32(truncatingIfNeeded: $0) },
             submitter: (row["submitter_host"] as String?).map { host in
-                ProcessIdentity(host: host, pid: row["submitter_pid"] ?? 0, start: row["submitter_start"] ?? 0)
+                ProcessIdentity(
+                    host: host, pid: row["submitter_pid"] ?? 0, start: row["submitter_start"] ?? 0,
+                    machineID: row["submitter_machine"])
             },
             warning: row["warning"],
             warningAt: (row["warning_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
@@ -123,8 +126,8 @@ extension SQLiteStore {
                                      halt_fail_count, halt_fail_percent, state, created_at, owner_uid,
                                      submitter_host, submitter_pid, submitter_start, command_bytes,
                                      working_directory_bytes, max_running, max_running_percent, group_size,
-                                     item_token, column_separator, priority, weight, rate_per_second)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     item_token, column_separator, priority, weight, rate_per_second, submitter_machine)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [command, spec.workingDirectory, environment, spec.chunkSize.storedValue,
                             spec.nulSeparated, spec.stream, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
@@ -133,7 +136,7 @@ extension SQLiteStore {
                             Data(spec.argumentBytes.joined(separator: [0])), Data(spec.workingDirectoryBytes),
                             maxRunningCount, maxRunningPercent, spec.grouping?.storedValue,
                             spec.itemToken.map { Data($0) }, spec.columnSeparator, spec.priority, spec.weight,
-                            spec.rate?.perSecond])
+                            spec.rate?.perSecond, submitter.machineID])
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))
         }
     }
@@ -145,8 +148,8 @@ extension SQLiteStore {
                 throw StoreError(.jobState, "job \(id) is \(job.state.rawValue): its input is already complete, nothing to resume")
             }
             try db.execute(
-                sql: "UPDATE job SET submitter_host = ?, submitter_pid = ?, submitter_start = ? WHERE id = ?",
-                arguments: [submitter.host, submitter.pid, submitter.start, id.rawValue])
+                sql: "UPDATE job SET submitter_host = ?, submitter_pid = ?, submitter_start = ?, submitter_machine = ? WHERE id = ?",
+                arguments: [submitter.host, submitter.pid, submitter.start, submitter.machineID, id.rawValue])
         }
     }
 
@@ -365,12 +368,8 @@ extension SQLiteStore {
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO chunk (job_id, first_line, last_line, state, fence) VALUES (?, ?, ?, 'released', 1)
                 """)
-            var index = 0
-            while index < uncovered.count {
-                var end = index
-                while end + 1 < uncovered.count, uncovered[end + 1] == uncovered[end] + 1, end - index < 999 { end += 1 }
-                try insert.execute(arguments: [id.rawValue, uncovered[index], uncovered[end]])
-                index = end + 1
+            for chunk in StoreRules.retryChunks(uncovered) {
+                try insert.execute(arguments: [id.rawValue, chunk.lowerBound, chunk.upperBound])
             }
             let count = Int64(failed.count)
             try db.execute(

@@ -55,11 +55,7 @@ extension SQLiteStore {
             let firstLine: Int64 = try Int64.fetchOne(
                 db.cachedStatement(sql: "SELECT next_line FROM job WHERE id = ?"), arguments: [chosen.rawValue]) ?? 1
             guard firstLine <= job.itemCount else { return nil }
-            var size = Int64(max(1, chunkSize(job, job.itemCount - firstLine + 1)))
-            if job.spec.rate != nil {
-                // Spread out, not in bursts: one item (or one group) per claim.
-                size = Int64(job.spec.grouping.map { min($0.maximumItems, 5000) } ?? 1)
-            }
+            let size = Int64(StoreRules.claimSize(of: job, proposed: chunkSize(job, job.itemCount - firstLine + 1)))
             let lastLine = min(firstLine + size - 1, job.itemCount)
             try db.cachedStatement(sql: """
                 INSERT INTO chunk (job_id, first_line, last_line, state, owner, lease_expires_at, fence, slot)
@@ -209,21 +205,10 @@ extension SQLiteStore {
             failedCount: row[5], nextSequence: row[6])
     }
 
-    /// The one rule for whether a lease may record, given its chunk and job.
-    static func status(of lease: ChunkLease, chunkHeld: Bool, jobState: JobState) -> LeaseStatus {
-        if jobState.isRunnable {
-            return chunkHeld ? .held : .lost
-        } else if jobState == .failed && lease.job.spec.halt?.when == .soon && chunkHeld {
-            return .draining
-        } else {
-            return .jobEnded
-        }
-    }
-
     public func leaseStatus(_ lease: ChunkLease) throws -> LeaseStatus {
         try read { db in
             guard let state = try Self.leaseState(db, lease) else { return .jobEnded }
-            return Self.status(of: lease, chunkHeld: state.chunkHeld, jobState: state.jobState)
+            return StoreRules.leaseStatus(of: lease, chunkHeld: state.chunkHeld, jobState: state.jobState)
         }
     }
 

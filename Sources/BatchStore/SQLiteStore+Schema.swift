@@ -183,6 +183,15 @@ extension SQLiteStore {
                 ALTER TABLE job ADD COLUMN rate_next_at REAL;
                 """)
         }
+        migrator.registerMigration("v8: where a pid means something") { db in
+            // Issue 12: liveness by pid only between processes of one kernel
+            // boot and pid namespace (`Machine`), not of one hostname: two
+            // containers sharing a hostname declared each other's daemons dead.
+            try db.execute(sql: """
+                ALTER TABLE daemon ADD COLUMN machine TEXT;
+                ALTER TABLE job ADD COLUMN submitter_machine TEXT;
+                """)
+        }
         return migrator
     }
 

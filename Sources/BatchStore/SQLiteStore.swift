@@ -238,6 +238,10 @@ public final class SQLiteStore: BatchStore {
             return StoreError(.notADatabase, "\(path) is not a batch database (\(detail)); it was left untouched")
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH, .SQLITE_READONLY:
             return StoreError(.cannotOpen, "cannot open the database \(path): \(detail)")
+        case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_PROTOCOL, .SQLITE_NOMEM, .SQLITE_INTERRUPT:
+            return StoreError(.unavailable, "database \(path): \(detail)")
+        case .SQLITE_CONSTRAINT:
+            return StoreError(.constraint, "database \(path): a rule of the store was broken: \(detail)")
         default:
             return StoreError(.storage, "database \(path): \(detail)")
         }

@@ -11,8 +11,14 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case jobState
         /// Items were appended out of order (a second submitter, most likely).
         case itemOrder
-        /// The database is full, read-only, locked beyond the busy timeout, or
-        /// failed with another I/O error.
+        /// The store cannot answer now (locked beyond the busy timeout, full,
+        /// an I/O error, unreachable): retry with backoff; nothing was changed.
+        case unavailable
+        /// A write broke one of the store's rules (a constraint): retrying
+        /// the same write cannot succeed. A guard should have refused it: a
+        /// bug, or a race the guards do not cover.
+        case constraint
+        /// Any other failure of the store.
         case storage
     }
 
@@ -25,4 +31,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// Whether the same call may succeed later (a fault of the store's
+    /// state now, not of the call).
+    public var isTransient: Bool { code == .unavailable }
 }

@@ -129,14 +129,14 @@ public struct DaemonMaintenance: Service {
             let others = try store.daemonsList().filter { $0.id != record.id }
             heartbeats.keep(only: Set(others.map(\.id)))
             for other in others {
-                if other.host == record.host, !ProcessIdentity.isAlive(pid: other.pid, start: other.processStart) {
+                if other.machine.sharesPids(with: record.machine), !ProcessIdentity.isAlive(pid: other.pid, start: other.processStart) {
                     let released = try store.daemonDeleteReleasingChunks(id: other.id)
                     metrics.leaseTakeovers.increment(by: released)
                     // Its commands were re-parented to init and would run on beside
                     // the items' next runs: end them (found by their marker).
                     let killed = OrphanReaper.killCommands(ofDaemon: other.pid, start: other.processStart)
                     logger.notice("daemon pid \(other.pid) on \(other.host) is gone: took back \(released) chunk(s)\(killed > 0 ? ", killed \(killed) process(es) it left running" : "")")
-                } else if other.host != record.host, heartbeats.isStale(other, lease: 10 * leaseDuration) {
+                } else if !other.machine.sharesPids(with: record.machine), heartbeats.isStale(other, lease: 10 * leaseDuration) {
                     // Silent for ten leases on another host: its record goes too.
                     let released = try store.daemonDeleteReleasingChunks(id: other.id)
                     metrics.leaseTakeovers.increment(by: released)
@@ -163,7 +163,7 @@ public struct DaemonMaintenance: Service {
                 // waits for a `submit --resume` that may never come: it must not
                 // keep an autostarted daemon alive for ever.
                 runnable = try store.jobsList(limit: 1000, states: [.open, .sealed]).contains {
-                    $0.state == .sealed || $0.pendingCount > 0 || !$0.inputInterrupted(seenFrom: record.host)
+                    $0.state == .sealed || $0.pendingCount > 0 || !$0.inputInterrupted(seenFrom: record.machine)
                 }
             }
             faults.succeeded("maintaining leases")

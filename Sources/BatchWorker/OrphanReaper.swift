@@ -1,13 +1,9 @@
+import CSpawn
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@_silgen_name("pidfd_open")
-private func pidfdOpen(_ pid: pid_t, _ flags: UInt32) -> Int32
-
-@_silgen_name("pidfd_send_signal")
-private func pidfdSendSignal(_ pidfd: Int32, _ signal: Int32, _ info: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32
 
 /// Finds and kills the processes batch started that nobody else will stop:
 /// the commands of a daemon that died (its successor kills them when it
@@ -28,11 +24,11 @@ enum OrphanReaper {
         var killed = 0
         for name in names {
             guard let pid = Int32(name), pid > 1, pid != me else { continue }
-            let pidfd = pidfdOpen(pid, 0)
+            let pidfd = batch_pidfd_open(pid, 0)
             guard pidfd >= 0 else { continue }
             defer { close(pidfd) }
             guard let environment = environ(of: pid), entries.allSatisfy({ environment.contains($0) }) else { continue }
-            if pidfdSendSignal(pidfd, SIGKILL, nil, 0) == 0 { killed += 1 }
+            if batch_pidfd_send_signal(pidfd, SIGKILL) == 0 { killed += 1 }
         }
         return killed
     }

@@ -279,7 +279,7 @@ final class ResultCommitter: Sendable {
                 // must not hold up the exit: what is not recorded runs again later.
                 guard let result = await offloaded(givingUpWhen: giveUp, { try store.resultsRecordIfLeasesHeld(batches, now: Date()) })
                 else {
-                    faults.failed("recording results while stopping", StoreError(.storage, "the store did not answer within 2 s"))
+                    faults.failed("recording results while stopping", StoreError(.unavailable, "the store did not answer within 2 s"))
                     state.withLock { state in
                         for batch in batches { state.verdicts[LeaseKey(batch.lease)] = .leaseLost }
                     }
@@ -300,6 +300,14 @@ final class ResultCommitter: Sendable {
                 }
                 for (batch, outcome) in zip(batches, outcomes) where outcome == .recorded || outcome == .recordedJobEnded {
                     for result in batch.results { metrics.recorded(result.outcome.status) }
+                }
+                return
+            } catch let error as StoreError where error.code == .constraint {
+                // Retrying the same write cannot succeed: give these results up
+                // (their items run again under a new lease) and say so.
+                faults.logger.error("results could not be recorded and are given up (their items run again): \(error)")
+                state.withLock { state in
+                    for batch in batches { state.verdicts[LeaseKey(batch.lease)] = .leaseLost }
                 }
                 return
             } catch {

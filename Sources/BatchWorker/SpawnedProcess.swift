@@ -4,16 +4,9 @@ import Foundation
 import Glibc
 #endif
 
-// pipe2 (declared only under _GNU_SOURCE, so Swift does not import it): it
-// creates both ends close-on-exec at once, so a process started concurrently
-// by another worker cannot inherit them.
-@_silgen_name("pipe2")
-private func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
-
-// pidfd_open (glibc 2.36, Linux 5.3): the process's exit becomes a readable
-// descriptor, polled together with its pipes.
-@_silgen_name("pidfd_open")
-private func pidfdOpen(_ pid: pid_t, _ flags: UInt32) -> Int32
+// pipe2 creates both ends close-on-exec at once, so a process started
+// concurrently by another worker cannot inherit them; with pidfd_open the
+// process's exit becomes a readable descriptor, polled with its pipes.
 
 /// One run of a command with `batch_spawn` (posix_spawn's work, and the
 /// command dies with its daemon: see CSpawn), its output read with `poll` on
@@ -72,8 +65,8 @@ struct SpawnedProcess {
     private func spawn() throws -> (pid: pid_t, stdout: Int32, stderr: Int32) {
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
-        guard pipe2(&outPipe, O_CLOEXEC) == 0 else { throw SpawnError(errno: errno) }
-        guard pipe2(&errPipe, O_CLOEXEC) == 0 else {
+        guard batch_pipe2(&outPipe, O_CLOEXEC) == 0 else { throw SpawnError(errno: errno) }
+        guard batch_pipe2(&errPipe, O_CLOEXEC) == 0 else {
             close(outPipe[0]); close(outPipe[1])
             throw SpawnError(errno: errno)
         }
@@ -105,7 +98,7 @@ struct SpawnedProcess {
         pid: pid_t, stdout: Int32, stderr: Int32, deadline: ContinuousClock.Instant?, stop: StopSignal?
     ) -> Result {
         let clock = ContinuousClock()
-        let pidfd = pidfdOpen(pid, 0)
+        let pidfd = batch_pidfd_open(pid, 0)
         defer { if pidfd >= 0 { close(pidfd) } }
         var output = GrowingBuffer()
         var errors = Data()

@@ -1,11 +1,9 @@
+import CSpawn
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// eventfd(2) is declared in a header Swift's Glibc module does not import.
-@_silgen_name("eventfd")
-private func eventfdCreate(_ initial: UInt32, _ flags: Int32) -> Int32
 
 /// Tells work running on another thread to stop, and wakes it if it waits in
 /// `poll`: `fd` becomes readable once the signal is triggered.
@@ -18,7 +16,7 @@ final class StopSignal: Sendable {
     let fd: Int32
 
     init() {
-        fd = eventfdCreate(0, O_CLOEXEC | O_NONBLOCK)
+        fd = batch_eventfd(0, O_CLOEXEC | O_NONBLOCK)
     }
 
     deinit {

@@ -16,7 +16,7 @@ struct CLIError: Error {
         switch error.code {
         case .jobNotFound: self.init(.noSuchJob, error.message)
         case .jobState, .itemOrder: self.init(.jobState, error.message)
-        case .notADatabase, .cannotOpen, .storage: self.init(.storage, error.message)
+        case .notADatabase, .cannotOpen, .storage, .unavailable, .constraint: self.init(.storage, error.message)
         }
     }
 }

@@ -66,14 +66,13 @@ struct DaemonStatusCommand: AsyncParsableCommand {
         try await reportingErrors {
             let db = try store.openStore()
             let chunks = try db.chunksLeasedList()
-            let host = ProcessIdentity.hostName
             let now = Date()
             let format = ISO8601DateFormatter()
             let summaries = try db.daemonsList().map { daemon in
                 Summary(
                     id: daemon.id, host: daemon.host, pid: daemon.pid, workers: daemon.workers,
                     startedAt: format.string(from: daemon.startedAt), heartbeatAt: format.string(from: daemon.heartbeatAt),
-                    alive: daemon.isAlive(seenFrom: host, now: now, heartbeatWithin: 10),
+                    alive: daemon.isAlive(now: now, heartbeatWithin: 10),
                     chunks: chunks.filter { $0.owner == daemon.id }.map {
                         .init(job: $0.job.rawValue, firstLine: $0.firstLine, lastLine: $0.lastLine)
                     })
@@ -123,16 +122,16 @@ struct DaemonStopCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let db = try store.openStore()
-            let me = ProcessIdentity.current
+            // Only daemons whose pids mean something here can be signalled.
             let local = try db.daemonsList().filter {
-                $0.host == me.host && $0.isAlive(seenFrom: me.host, now: Date(), heartbeatWithin: 0)
+                $0.machine.sharesPids(with: .current) && $0.isAlive(now: Date(), heartbeatWithin: 0)
             }
             for daemon in local { kill(daemon.pid, SIGTERM) }
             let deadline = Date().addingTimeInterval(DurationText.seconds(timeout) ?? 60)
             var running = local
             while !running.isEmpty && Date() < deadline {
                 try await Task.sleep(for: .milliseconds(50))
-                running = running.filter { $0.isAlive(seenFrom: me.host, now: Date(), heartbeatWithin: 0) }
+                running = running.filter { $0.isAlive(now: Date(), heartbeatWithin: 0) }
             }
             guard running.isEmpty else {
                 throw CLIError(.timedOut, "\(running.count) daemon(s) still running after \(timeout): pid \(running.map { String($0.pid) }.joined(separator: ", "))")

@@ -57,10 +57,9 @@ struct DaemonLauncher {
     /// Whether a live daemon runs `owner`'s jobs (a daemon of a release that
     /// did not record its uid runs everyone's).
     func hasLiveDaemon(forOwner owner: UInt32) throws -> Bool {
-        let host = ProcessIdentity.hostName
         let now = Date()
         return try store.daemonsList().contains {
-            ($0.uid == nil || $0.uid == owner) && $0.isAlive(seenFrom: host, now: now, heartbeatWithin: 10)
+            ($0.uid == nil || $0.uid == owner) && $0.isAlive(now: now, heartbeatWithin: 10)
         }
     }
 

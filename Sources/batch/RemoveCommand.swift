@@ -72,9 +72,8 @@ struct GarbageCollectCommand: AsyncParsableCommand {
             // VACUUM rewrites the whole file under the write lock: a daemon
             // serving the file would stall behind it for as long (its results
             // and lease renewals wait), so it runs only when none is alive.
-            let host = ProcessIdentity.hostName
             let now = Date()
-            let serving = try db.daemonsList().filter { $0.isAlive(seenFrom: host, now: now, heartbeatWithin: 10) }
+            let serving = try db.daemonsList().filter { $0.isAlive(now: now, heartbeatWithin: 10) }
             let compacted = serving.isEmpty ? try db.storageCompact() : false
             let why = serving.isEmpty
                 ? "the database is in use, so its free space will be reused rather than given back"

@@ -72,9 +72,8 @@ struct StatusCommand: AsyncParsableCommand {
     /// Whether a live daemon of the job's owner serves the store.
     static func served(_ job: Job, _ db: any BatchStore) throws -> Bool {
         let owner = job.ownerUID ?? db.legacyOwner
-        let host = ProcessIdentity.hostName
         return try db.daemonsList().contains {
-            ($0.uid == nil || $0.uid == owner) && $0.isAlive(seenFrom: host, now: Date(), heartbeatWithin: 10)
+            ($0.uid == nil || $0.uid == owner) && $0.isAlive(now: Date(), heartbeatWithin: 10)
         }
     }
 }

@@ -1,15 +1,13 @@
 import ArgumentParser
 import BatchStore
 import BatchWorker
+import CSpawn
 import Foundation
 import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
 
-// glibc's mallopt: <malloc.h> is not part of the Glibc module.
-@_silgen_name("mallopt")
-private func mallopt(_ parameter: Int32, _ value: Int32) -> Int32
 
 /// The daemon: serves one database with a pool of workers until SIGTERM or
 /// SIGINT, then shuts down gracefully (see `WorkerPool`).
@@ -97,7 +95,7 @@ struct Batchd: AsyncParsableCommand {
         // freed, after which such buffers come from the heap and their memory
         // is never given back (290 MB idle after 15 MB outputs). A fixed
         // threshold keeps them mmapped, returned to the system when freed.
-        _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 10)
+        _ = batch_set_mmap_threshold(256 << 10)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -127,7 +125,7 @@ struct Batchd: AsyncParsableCommand {
         let now = Date()
         let record = DaemonRecord(
             id: UUID().uuidString.lowercased(), host: identity.host, pid: identity.pid, processStart: identity.start,
-            workers: workers, startedAt: now, heartbeatAt: now, uid: getuid())
+            workers: workers, startedAt: now, heartbeatAt: now, uid: getuid(), machineID: identity.machineID)
         do {
             try store.daemonRegister(record)
         } catch {

@@ -52,5 +52,39 @@ extension EndToEnd {
             let job = try #require(try env.waitForJobEnd(id))
             #expect(job.state == .complete && job.finishedCount == 60)
         }
+
+        /// A daemon in another pid namespace with the same hostname (a
+        /// container): its pid means nothing here. Judged by hostname, each
+        /// daemon found the other's pid dead (or someone else's) and took its
+        /// chunks and removed its record every second; judged by boot id and
+        /// pid namespace (`Machine`), they leave each other to heartbeats.
+        @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "a pid namespace needs root"))
+        func aDaemonInAnotherPidNamespaceIsNotDeclaredDead() throws {
+            let env = BatchEnvironment()
+            let local = try env.startDaemon(["--workers", "1"])
+            let other = try TestProcess(
+                URL(fileURLWithPath: "/usr/bin/unshare"),
+                ["--pid", "--fork", "--kill-child", "--mount-proc", Binaries.batchd.path, "--db", env.dbPath, "--workers", "1"],
+                environment: env.environment, directory: env.directory.path)
+            other.closeInput()
+            defer {
+                other.signal(SIGKILL)
+                other.wait(timeout: 10)
+            }
+            try #require(try TestProcess.eventually { try env.store().daemonsList().count == 2 }, "\(other.stderrText)")
+            let daemons = try env.store().daemonsList()
+            let inner = try #require(daemons.first { $0.pid != local.pid })
+            let outer = try #require(daemons.first { $0.pid == local.pid })
+            #expect(inner.machineID != nil && inner.machineID != outer.machineID)
+            // Both daemons' upkeep ran several rounds (each looks at the other's record).
+            let beats = { try env.store().daemonsList().map { ($0.id, $0.heartbeatAt) } }
+            let before = Dictionary(uniqueKeysWithValues: try beats())
+            let ran = try TestProcess.eventually(timeout: 20) {
+                try beats().filter { id, at in at.timeIntervalSince(before[id] ?? at) >= 2 }.count == 2
+            }
+            try #require(ran, "the daemons' upkeep did not run: \(local.stderrText) \(other.stderrText)")
+            #expect(try env.store().daemonsList().count == 2, "a daemon removed the other's record")
+            #expect(!local.stderrText.contains("is gone") && !other.stderrText.contains("is gone"), "\(local.stderrText)\n\(other.stderrText)")
+        }
     }
 }
