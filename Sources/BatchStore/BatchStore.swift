@@ -20,6 +20,12 @@ public protocol BatchStore: Sendable {
     /// owner of the database file): only that user's daemon runs them.
     var legacyOwner: UInt32 { get }
 
+    /// The store's clock now: what the worker writes leases, heartbeats and
+    /// result times with (`now:` of the calls below), so that daemons on
+    /// several hosts write them on one clock. A local file's clock is this
+    /// host's; a test passes its own `now:` instead.
+    func storageClock() throws -> Date
+
     /// Closes the store's connections (and releases what they hold, such as
     /// file locks); nothing may use the store afterwards.
     func close() throws

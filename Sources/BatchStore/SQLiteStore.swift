@@ -40,6 +40,9 @@ public final class SQLiteStore: BatchStore {
     public var location: StoreLocation { .file(path) }
     public var legacyOwner: UInt32 { fileOwner }
 
+    /// A file on this host: this host's clock.
+    public func storageClock() throws -> Date { Date() }
+
     public init(path: String, busyTimeout: TimeInterval = 30, durable: Bool = false) throws {
         self.path = path
         try Self.prepareFile(at: path)

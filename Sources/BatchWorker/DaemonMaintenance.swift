@@ -73,7 +73,7 @@ public struct DaemonMaintenance: Service {
             }
             // On a thread of its own: a store blocked for its busy timeout must
             // not hold up the rest of the daemon (`offloaded`).
-            let runnable = (try? await cancelWhenGracefulShutdown { try await offloadedUntilCancelled { self.runOnce(now: now) } }) ?? nil
+            let runnable = (try? await cancelWhenGracefulShutdown { try await offloadedUntilCancelled { self.runOnce(now: self.clockNow()) } }) ?? nil
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             if runnable == false, !logTruncated {
                 // Idle: give the WAL's space back once, not every round.
@@ -99,6 +99,17 @@ public struct DaemonMaintenance: Service {
                 }
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// The store's clock (leases and heartbeats are written on it); this
+    /// host's when the store cannot tell now (the fault is logged).
+    func clockNow() -> Date {
+        do {
+            return try store.storageClock()
+        } catch {
+            faults.failed("reading the store's clock", error)
+            return Date()
         }
     }
 

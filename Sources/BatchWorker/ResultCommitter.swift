@@ -277,7 +277,7 @@ final class ResultCommitter: Sendable {
                 let store = self.store
                 // Once the pool stops, a store that does not answer within 2 s
                 // must not hold up the exit: what is not recorded runs again later.
-                guard let result = await offloaded(givingUpWhen: giveUp, { try store.resultsRecordIfLeasesHeld(batches, now: Date()) })
+                guard let result = await offloaded(givingUpWhen: giveUp, { try store.resultsRecordIfLeasesHeld(batches, now: try store.storageClock()) })
                 else {
                     faults.failed("recording results while stopping", StoreError(.unavailable, "the store did not answer within 2 s"))
                     state.withLock { state in

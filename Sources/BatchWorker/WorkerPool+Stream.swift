@@ -100,7 +100,7 @@ extension WorkerPool {
         do {
             lease = try await offloadedUntilCancelled {
                 try store.chunkClaim(
-                    owner: owner, now: Date(), leaseDuration: duration, after: finished, sameJob: true,
+                    owner: owner, now: try store.storageClock(), leaseDuration: duration, after: finished, sameJob: true,
                     chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
             }
             faults.succeeded("claiming work")
@@ -205,7 +205,7 @@ extension WorkerPool {
                             // For `status` too: the user may never read the daemon's log.
                             do {
                                 let (store, job) = (store, watch.lease.job.id)
-                                try await offloaded { try store.jobWarningRecord(job, warning, now: Date()) }
+                                try await offloaded { try store.jobWarningRecord(job, warning, now: try store.storageClock()) }
                             } catch {
                                 logger.error("job \(watch.lease.job.id): could not record the warning for status: \(error)")
                             }

@@ -169,7 +169,7 @@ public final class WorkerPool: Service {
                 // by the next daemon here, its holder being gone).
                 lease = try await offloadedUntilCancelled {
                     try store.chunkClaim(
-                        owner: owner, now: Date(), leaseDuration: duration, after: finished, sameJob: false,
+                        owner: owner, now: try store.storageClock(), leaseDuration: duration, after: finished, sameJob: false,
                         chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
                 }
                 if lease != nil { metrics.claimDuration.recordInterval(since: started) }

@@ -24,6 +24,10 @@ final class FaultInjectingStore: BatchStore {
     var location: StoreLocation { base.location }
     var legacyOwner: UInt32 { base.legacyOwner }
 
+    func storageClock() throws -> Date {
+        try check("storageClock"); return try base.storageClock()
+    }
+
     func close() throws {
         try check("close"); return try base.close()
     }
