@@ -81,7 +81,6 @@ extension SQLiteStore {
 
     /// The runnable jobs of `uid` as `FairShare` sees them.
     static func schedulingCandidates(_ db: Database, uid: Int64?, fileOwner: Int64, excluding previous: ChunkLease? = nil) throws -> [FairShare.Candidate] {
-        let workers = try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(workers), 0) FROM daemon")) ?? 0
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT job.id, coalesce(job.owner_uid, ?2) AS owner, job.priority, job.weight, job.max_running,
                    job.max_running_percent, job.rate_next_at,
@@ -93,12 +92,17 @@ extension SQLiteStore {
             FROM job
             WHERE job.state IN ('open', 'sealed') AND (?1 IS NULL OR coalesce(job.owner_uid, ?2) = ?1)
             """), arguments: [uid, fileOwner, previous?.chunkID, previous?.fence])
-        return rows.map { row in
+        // The registered workers, read only when a limit is a share of them.
+        var workers: Int?
+        return try rows.map { row in
             let limit = (row["max_running"] as Int?).map(RunningLimit.count)
                 ?? (row["max_running_percent"] as Double?).map(RunningLimit.percentOfWorkers)
+            if case .percentOfWorkers = limit, workers == nil {
+                workers = try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(workers), 0) FROM daemon")) ?? 0
+            }
             return FairShare.Candidate(
                 job: JobID(row["id"]), owner: String(row["owner"] as Int64), priority: row["priority"], weight: row["weight"],
-                running: row["running"], hasWork: row["has_work"], limit: limit?.limit(workers: workers),
+                running: row["running"], hasWork: row["has_work"], limit: limit?.limit(workers: workers ?? 0),
                 rateReadyAt: (row["rate_next_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
         }
     }

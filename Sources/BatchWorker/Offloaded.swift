@@ -63,27 +63,8 @@ private final class OnceBox<T: Sendable>: Sendable {
     }
 }
 
-/// Like `offloaded`, but stops waiting (`nil`) once `giveUp` says so,
-/// looked at every 100 ms: for a commit that must not hold up a daemon that
-/// stops (the call goes on on its thread, its result unused).
-public func offloaded<T: Sendable>(
-    givingUpWhen giveUp: @escaping @Sendable () -> Bool, _ body: @escaping @Sendable () throws -> T
-) async -> Result<T, any Error>? {
-    await withCheckedContinuation { continuation in
-        let once = ResumeOnce(continuation)
-        BlockingThreads.shared.run { once.resume(Result { try body() }) }
-        @Sendable func look() {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) {
-                if once.isDone { return }
-                if giveUp() { once.resume(nil) } else { look() }
-            }
-        }
-        look()
-    }
-}
-
 /// A continuation resumed by whichever comes first.
-private final class ResumeOnce<T: Sendable>: Sendable {
+final class ResumeOnce<T: Sendable>: Sendable {
     private let continuation: Mutex<CheckedContinuation<T, Never>?>
 
     init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }

@@ -45,13 +45,11 @@ final class ResultCommitter: Sendable {
         /// Callers of `submit` waiting for room.
         var waitingForRoom: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
-        /// The commit loop, when it waits for something to commit.
-        var idle: CheckedContinuation<Void, Never>?
-        /// The commit loop's linger, while it waits for more results.
-        var lingering: Task<Void, Never>?
         var finishing = false
         /// When `finish()` was called.
         var finishingSince: ContinuousClock.Instant?
+        /// Makes `run()` return (see `finish()`).
+        var loopDone: (@Sendable () -> Void)?
         /// The loop has returned: nothing more will be committed.
         var stopped = false
         var verdicts: [LeaseKey: RecordOutcome] = [:]
@@ -66,6 +64,8 @@ final class ResultCommitter: Sendable {
     let capacity: Int
     let capacityBytes: Int
     private let state = Mutex(State())
+    /// What the commit loop waits on.
+    private let wakeup = NSCondition()
 
     init(
         store: any BatchStore, faults: StoreFaultLog, metrics: PoolMetrics, linger: Duration = .milliseconds(4),
@@ -96,8 +96,8 @@ final class ResultCommitter: Sendable {
             state.pending.append(ResultBatch(lease: lease, results: results, completesChunk: completesChunk))
             state.pendingResults += results.count
             state.pendingBytes += bytes
-            state.idle.take()?.resume()
         }
+        wake()
     }
 
     private func full(_ state: State) -> Bool {
@@ -122,17 +122,14 @@ final class ResultCommitter: Sendable {
     /// or until the task is cancelled: a cancelled slot stops at once, and
     /// what it submitted is still committed (or given up on) with the rest.
     func flush() async {
-        await suspend(in: \.barriers, unless: { $0.stopped }) { state in
-            state.idle.take()?.resume()
-            state.lingering?.cancel()
-        }
+        await suspend(in: \.barriers, unless: { $0.stopped })
     }
 
     /// Suspends in one of the waiting lists until the commit loop resumes it,
     /// or the task is cancelled; not at all when `unless` holds.
     private func suspend(
         in list: any WritableKeyPath<State, [UInt64: CheckedContinuation<Void, Never>]> & Sendable,
-        unless noNeed: (State) -> Bool, then registered: (inout State) -> Void = { _ in }
+        unless noNeed: (State) -> Bool
     ) async {
         let id = state.withLock { state in
             state.nextWaiter += 1
@@ -144,10 +141,9 @@ final class ResultCommitter: Sendable {
                     // Cancelled before this point, the handler found nothing to resume.
                     if Task.isCancelled || noNeed(state) { return false }
                     state[keyPath: list][id] = continuation
-                    registered(&state)
                     return true
                 }
-                if !waiting { continuation.resume() }
+                if waiting { wake() } else { continuation.resume() }
             }
         } onCancel: {
             state.withLock { $0[keyPath: list].removeValue(forKey: id) }?.resume()
@@ -195,38 +191,49 @@ final class ResultCommitter: Sendable {
     /// Commits until `finish()` was called and nothing is left. Cancelling
     /// the task finishes it too; a failing commit is then tried a few more
     /// times and given up on (those items run again later).
+    ///
+    /// The loop runs on a thread of its own: a commit blocks (for the busy
+    /// timeout, at worst), and a hop to another thread and back for every
+    /// commit, hundreds a second, cost more than the commit's own work in
+    /// stream mode. Once finishing, `run()` returns after 2 s at most even if
+    /// a commit is stuck on a store that does not answer (its items run again).
     func run() async {
         await withTaskCancellationHandler {
-            await commitLoop()
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let once = ResumeOnce(continuation)
+                state.withLock { $0.loopDone = { once.resume(()) } }
+                let thread = Thread { [self] in
+                    commitLoop()
+                    once.resume(())
+                }
+                thread.name = "batch-committer"
+                thread.start()
+            }
         } onCancel: {
             finish()
         }
     }
 
-    private func commitLoop() async {
+    /// Wakes the commit loop: something was submitted, a flush waits, or
+    /// the pool finishes. (Never called with `state` locked: the loop takes
+    /// `wakeup` first and `state` inside it.)
+    private func wake() {
+        wakeup.lock()
+        wakeup.signal()
+        wakeup.unlock()
+    }
+
+    private func commitLoop() {
         while true {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                state.withLock { state in
-                    if state.pending.isEmpty && state.barriers.isEmpty && !state.finishing {
-                        state.idle = continuation
-                    } else {
-                        continuation.resume()
-                    }
-                }
+            wakeup.lock()
+            while state.withLock({ $0.pending.isEmpty && $0.barriers.isEmpty && !$0.finishing }) {
+                wakeup.wait()
             }
             // Linger so that more results join this commit; a flush or finish
-            // cuts it short. (Unstructured: it is the one task `flush` can
-            // cancel; it never outlives this iteration.)
-            let linger = self.linger
-            let lingering = Task<Void, Never> { _ = try? await Task.sleep(for: linger) }
-            let cutShort = state.withLock { state in
-                if !state.barriers.isEmpty || state.finishing { return true }
-                state.lingering = lingering
-                return false
-            }
-            if cutShort { lingering.cancel() }
-            await lingering.value
-            state.withLock { $0.lingering = nil }
+            // cuts it short.
+            let until = Date().addingTimeInterval(Double(linger.components.attoseconds) / 1e18 + Double(linger.components.seconds))
+            while state.withLock({ $0.barriers.isEmpty && !$0.finishing }), wakeup.wait(until: until) {}
+            wakeup.unlock()
             // The barriers stay registered while their commit runs, so that a
             // cancelled `flush` can still take its own back.
             let (batches, barriers, finishing) = state.withLock { state in
@@ -237,7 +244,7 @@ final class ResultCommitter: Sendable {
                 state.pendingBytes = 0
                 return taken
             }
-            if !batches.isEmpty { await commit(batches) }
+            if !batches.isEmpty { commit(batches) }
             let resumed = state.withLock { state in
                 state.committingBytes = 0
                 var resumed = Array(state.waitingForRoom.values)
@@ -256,36 +263,29 @@ final class ResultCommitter: Sendable {
     /// Makes `run()` commit what is left and return; later submissions are
     /// committed at once (without lingering).
     func finish() {
-        state.withLock { state in
-            state.finishing = true
-            state.finishingSince = state.finishingSince ?? .now
-            state.idle.take()?.resume()
-            state.lingering?.cancel()
+        let first = state.withLock { state in
+            defer { state.finishingSince = state.finishingSince ?? .now }
+            return state.finishingSince == nil
         }
+        if first {
+            // A commit stuck on a store that does not answer must not hold up
+            // the exit: `run()` returns 2 s on (its items run again later).
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in
+                state.withLock { $0.loopDone }?()
+            }
+        }
+        state.withLock { $0.finishing = true }
+        wake()
     }
 
     /// Commits, retrying through store faults; once the pool is finishing,
     /// it gives up after a few attempts.
-    private func commit(_ batches: [ResultBatch]) async {
-        let giveUp: @Sendable () -> Bool = { [self] in
-            state.withLock { $0.finishingSince.map { ContinuousClock.now - $0 > .seconds(2) } ?? false }
-        }
+    private func commit(_ batches: [ResultBatch]) {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                let store = self.store
-                // Once the pool stops, a store that does not answer within 2 s
-                // must not hold up the exit: what is not recorded runs again later.
-                guard let result = await offloaded(givingUpWhen: giveUp, { try store.resultsRecordIfLeasesHeld(batches, now: try store.storageClock()) })
-                else {
-                    faults.failed("recording results while stopping", StoreError(.unavailable, "the store did not answer within 2 s"))
-                    state.withLock { state in
-                        for batch in batches { state.verdicts[LeaseKey(batch.lease)] = .leaseLost }
-                    }
-                    return
-                }
-                let outcomes = try result.get()
+                let outcomes = try store.resultsRecordIfLeasesHeld(batches, now: try store.storageClock())
                 faults.succeeded("recording")
                 state.withLock { state in
                     for (batch, outcome) in zip(batches, outcomes) where outcome != .recorded {
@@ -313,13 +313,13 @@ final class ResultCommitter: Sendable {
             } catch {
                 let count = batches.reduce(0) { $0 + $1.results.count }
                 faults.failed("recording \(count) result(s)", error, kind: "recording")
-                if attempt >= 3 || giveUp(), state.withLock({ $0.finishing }) {
+                if attempt >= 3, state.withLock({ $0.finishing }) {
                     for batch in batches {
                         state.withLock { $0.verdicts[LeaseKey(batch.lease)] = .leaseLost }
                     }
                     return
                 }
-                try? await Task.sleep(for: .milliseconds(250))
+                Thread.sleep(forTimeInterval: 0.25)
             }
         }
     }
