@@ -48,6 +48,8 @@ final class ResultCommitter: Sendable {
         var finishing = false
         /// When `finish()` was called.
         var finishingSince: ContinuousClock.Instant?
+        /// The commit loop waits for work (`submitNow` wakes it only then).
+        var loopIdle = false
         /// Makes `run()` return (see `finish()`).
         var loopDone: (@Sendable () -> Void)?
         /// The loop has returned: nothing more will be committed.
@@ -92,12 +94,16 @@ final class ResultCommitter: Sendable {
     /// It must `waitForRoom()` every so many results.
     func submitNow(_ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)], completesChunk: Bool) {
         let bytes = results.reduce(0) { $0 + $1.outcome.output.count + $1.outcome.errorOutput.count }
-        state.withLock { state in
+        let idle = state.withLock { state in
             state.pending.append(ResultBatch(lease: lease, results: results, completesChunk: completesChunk))
             state.pendingResults += results.count
             state.pendingBytes += bytes
+            // Only a loop waiting for work needs waking: a lingering or
+            // committing one takes these with the rest (a wake per item was
+            // a context switch per item).
+            return state.loopIdle
         }
-        wake()
+        if idle { wake() }
     }
 
     private func full(_ state: State) -> Bool {
@@ -226,7 +232,10 @@ final class ResultCommitter: Sendable {
     private func commitLoop() {
         while true {
             wakeup.lock()
-            while state.withLock({ $0.pending.isEmpty && $0.barriers.isEmpty && !$0.finishing }) {
+            while state.withLock({ state in
+                state.loopIdle = state.pending.isEmpty && state.barriers.isEmpty && !state.finishing
+                return state.loopIdle
+            }) {
                 wakeup.wait()
             }
             // Linger so that more results join this commit; a flush or finish
