@@ -117,6 +117,12 @@ public protocol BatchStore: Sendable {
     /// follower compares it instead of running its queries on every poll.
     func storageVersion() -> StorageVersion?
 
+    /// Waits until the store's version is no longer `version` (someone
+    /// committed), or `timeout` seconds passed: blocking, and without a poll
+    /// per moment where the backend can be told (SQLite: inotify on the
+    /// database's folder). A waiting follower uses it once it is idle.
+    func storageWaitForChange(from version: StorageVersion, timeout: TimeInterval)
+
     /// Whether the store is still the one at the location it was opened
     /// from: false once its file was deleted or moved away. A daemon whose
     /// store moved stops, rather than run work nobody can see.

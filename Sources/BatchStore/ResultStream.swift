@@ -78,11 +78,31 @@ public struct ResultStream: Sendable {
             // Nothing new: wait until something is committed (a `stat` per poll,
             // not two queries: a few hundred waiting followers used to starve the
             // daemon). A draining job is read each time: its end is a chunk's.
+            // Past the short polls, an idle follower waits for the store to
+            // say something was committed (`storageWaitForChange`) instead of
+            // waking twenty times a second.
             let seen = job.isDraining ? nil : before
             repeat {
-                try await Task.sleep(for: .seconds(delay))
-                delay = min(delay * 2, pollInterval.upperBound)
+                if let seen, delay >= pollInterval.upperBound {
+                    await Self.onThread { [store] in store.storageWaitForChange(from: seen, timeout: 1) }
+                    try Task.checkCancellation()
+                } else {
+                    try await Task.sleep(for: .seconds(delay))
+                    delay = min(delay * 2, pollInterval.upperBound)
+                }
             } while seen != nil && store.storageVersion() == seen
+        }
+    }
+
+    /// Runs a blocking wait on a thread of its own, not on one of the few
+    /// threads that run every task of the process.
+    static func onThread(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread {
+                body()
+                continuation.resume()
+            }
+            thread.start()
         }
     }
 

@@ -34,6 +34,8 @@ public final class SQLiteStore: BatchStore {
     public let fileOwner: uid_t
     /// The connection `storageVersion()` asks, opened when first needed.
     private let versionReader = Mutex<DatabaseQueue?>(nil)
+    /// The inotify watch of `storageWaitForChange` (-1: none could be made).
+    let changeWatch = Mutex<Int32?>(nil)
 
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -290,6 +292,10 @@ public final class SQLiteStore: BatchStore {
 
     /// Checkpoints and closes the database.
     public func close() throws {
+        changeWatch.withLock { watch in
+            if let fd = watch, fd >= 0 { Glibc.close(fd) }
+            watch = -1
+        }
         do {
             try versionReader.withLock { reader in
                 try reader?.close()

@@ -41,6 +41,7 @@ import Testing
     @Test func concurrentClaimsNeverOverlap() throws { try StoreConformance.concurrentClaimsNeverOverlap(make) }
     @Test func concurrentCommittersGiveGaplessSequences() throws { try StoreConformance.concurrentCommittersGiveGaplessSequences(make) }
     @Test func staleWriterRacingARegrantGetsLeaseLost() throws { try StoreConformance.staleWriterRacingARegrantGetsLeaseLost(make) }
+    @Test func waitingForAChangeEndsAtACommit() throws { try StoreConformance.waitingForAChangeEndsAtACommit(make) }
 
     // MARK: - SQLite's own
 

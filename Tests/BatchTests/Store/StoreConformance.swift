@@ -545,4 +545,24 @@ enum StoreConformance {
         #expect(try store.resultsRecordIfLeaseHeld(stale, results: [(1, ok("old"), 1), (2, ok("old"), 1)], completesChunk: true, now: t0) == .leaseLost)
         #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.outcome.output) == [Data("new".utf8)])
     }
+
+    /// A waiting follower's change feed: a wait ends when another store
+    /// instance commits, and at its timeout when nobody does.
+    static func waitingForAChangeEndsAtACommit(_ make: Factory) throws {
+        let store = try make()
+        let other = try StoreFactory.open(store.location)
+        let job = try store.jobCreate(spec(), now: t0)
+        let idle = try #require(store.storageVersion())
+        let quiet = Date()
+        store.storageWaitForChange(from: idle, timeout: 0.3)
+        #expect(Date().timeIntervalSince(quiet) >= 0.25, "nothing was committed: the wait lasts its timeout")
+        let version = try #require(store.storageVersion())
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) {
+            try? other.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["x"]))
+        }
+        let started = Date()
+        store.storageWaitForChange(from: version, timeout: 20)
+        #expect(Date().timeIntervalSince(started) < 10, "the commit ended the wait")
+        #expect(store.storageVersion() != version)
+    }
 }

@@ -108,6 +108,10 @@ final class FaultInjectingStore: BatchStore {
         return base.storageVersion()
     }
 
+    func storageWaitForChange(from version: StorageVersion, timeout: TimeInterval) {
+        return base.storageWaitForChange(from: version, timeout: timeout)
+    }
+
     func storageStillAtLocation() -> Bool {
         return base.storageStillAtLocation()
     }
