@@ -221,13 +221,16 @@ public struct CommandLineBuilder: Sendable {
     /// How many of `items` (at least one, at most `grouping`'s maximum) one
     /// run takes: as many as fit the grouping's argument budget, counting
     /// each argument's bytes, its NUL and its pointer, as the kernel does.
-    public func groupCount(_ items: ArraySlice<Item>, grouping: ItemGrouping, slot: Int = 1) -> Int {
-        guard let first = items.first else { return 0 }
+    /// `items` may be lazy: only the items looked at are made.
+    public func groupCount<Items: Sequence<Item>>(_ items: Items, grouping: ItemGrouping, slot: Int = 1) -> Int {
+        var iterator = items.makeIterator()
+        guard let first = iterator.next() else { return 0 }
         let budget = grouping.argumentBudget
         let fixed = argv(for: [first], slot: slot).reduce(0) { $0 + $1.count + 9 }
+        let fixedCost = self.fixedCost
         var used = fixed
         var count = 1
-        for item in items.dropFirst() {
+        while let item = iterator.next() {
             guard count < grouping.maximumItems else { break }
             let more = argv(for: [item], slot: slot).reduce(0) { $0 + $1.count + 9 } - fixedCost
             if used + more > budget { break }

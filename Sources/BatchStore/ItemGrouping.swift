@@ -35,6 +35,11 @@ public enum ItemGrouping: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The unit chunks and pages are cut in, so that they hold whole groups:
+    /// one group of `-n N`; for `-X`, enough items to fill several command
+    /// lines (at most 5,000).
+    public var chunkUnit: Int { min(maximumItems, 5000) }
+
     /// The most bytes the arguments of one run may take (each argument
     /// counted with its NUL and its pointer, as the kernel counts them):
     /// `-X` fills xargs' default command buffer, 128 KiB; `-n` may go up to

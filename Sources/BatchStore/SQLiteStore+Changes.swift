@@ -20,15 +20,22 @@ extension SQLiteStore {
             while ContinuousClock.now < deadline, storageVersion() == version { usleep(50_000) }
             return
         }
+        // A write to the WAL is seen when it starts, before its commit is
+        // visible (the commit's last step updates the shared memory index,
+        // which no event reports): after an event, look again every 5 ms for
+        // a while rather than go back to a long wait.
+        var settling = ContinuousClock.now - .seconds(1)
         while storageVersion() == version {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { return }
+            let now = ContinuousClock.now
+            guard now < deadline else { return }
+            let wait = settling > now ? min(.milliseconds(5), deadline - now) : deadline - now
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(Double(Int32.max), max(1, Double(left.components.seconds) * 1000 + Double(left.components.attoseconds) / 1e15)))
+            let milliseconds = Int32(min(Double(Int32.max), max(1, Double(wait.components.seconds) * 1000 + Double(wait.components.attoseconds) / 1e15)))
             if poll(&poller, 1, milliseconds) > 0 {
                 // Drain what queued up: one look at the version covers them all.
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 while Glibc.read(fd, &buffer, buffer.count) > 0 {}
+                settling = ContinuousClock.now + .milliseconds(200)
             }
         }
     }

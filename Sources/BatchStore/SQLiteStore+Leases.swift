@@ -14,25 +14,14 @@ extension SQLiteStore {
         let uid = Int64(getuid())
         let fileOwner = Int64(self.fileOwner)
         let moment = now.timeIntervalSince1970
-        // A read first: idle workers poll, and a read takes no write lock.
-        let hasWork = try read { db in
-            try Bool.fetchOne(db.cachedStatement(sql: """
-                SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('open', 'sealed') AND next_line <= item_count
-                               AND (?1 IS NULL OR id = ?1) AND coalesce(owner_uid, ?3) = ?2 AND \(Self.claimGuards))
-                    OR EXISTS (SELECT 1 FROM chunk JOIN job ON job.id = chunk.job_id
-                               WHERE chunk.state = 'released' AND job.state IN ('open', 'sealed')
-                               AND (?1 IS NULL OR job.id = ?1) AND coalesce(job.owner_uid, ?3) = ?2
-                               AND \(Self.claimGuards))
-                """), arguments: [only, uid, fileOwner, moment]) ?? false
-        }
-        guard hasWork else { return nil }
+        // The same decision twice: first in a read, which takes no write lock
+        // (idle workers poll), then again on the counts inside the write
+        // transaction, where it holds.
+        guard try read({ db in try Self.owedJob(db, uid: uid, fileOwner: fileOwner, after: previous, only: only, now: now) }) != nil
+        else { return nil }
         let expiry = moment + leaseDuration
         return try write { db in
-            // Who is owed this worker, decided on the counts inside this
-            // transaction (`FairShare`); a stream slot asking for its own job
-            // gets it only when that job is still the one owed.
-            let candidates = try Self.schedulingCandidates(db, uid: uid, fileOwner: fileOwner, excluding: previous)
-            guard let chosen = FairShare.next(among: candidates, now: now), only == nil || chosen.rawValue == only else {
+            guard let chosen = try Self.owedJob(db, uid: uid, fileOwner: fileOwner, after: previous, only: only, now: now) else {
                 return nil
             }
             let job = try Self.requireJob(db, chosen)
@@ -112,23 +101,18 @@ extension SQLiteStore {
         return try read { db in try Self.schedulingCandidates(db, uid: nil, fileOwner: fileOwner) }
     }
 
-    /// The claim's guards that a read can check before the write (`-j`, the
-    /// rate limit), on a row of `job`; `?4` is now.
-    static let claimGuards = """
-        \(belowRunningLimit) AND (job.rate_next_at IS NULL OR job.rate_next_at <= ?4)
-        """
-
-    /// The claim's guard for `-j` (on a row of `job`): fewer of the job's
-    /// chunks are leased than its limit allows. Each leased chunk is one
-    /// running command (a slot runs one item, or one group, at a time), and
-    /// the count is taken inside the claim's write transaction, so daemons
-    /// racing for the last place cannot both get it.
-    static let belowRunningLimit = """
-        ((job.max_running IS NULL AND job.max_running_percent IS NULL)
-         OR (SELECT count(*) FROM chunk AS running WHERE running.job_id = job.id AND running.state = 'leased')
-            < coalesce(job.max_running,
-                       max(1, CAST(job.max_running_percent * (SELECT coalesce(sum(workers), 0) FROM daemon) / 100 AS INTEGER))))
-        """
+    /// The job owed the claiming worker (`FairShare`), `previous` (its
+    /// just-finished lease) not counted as running; with `only`, that job or
+    /// none (a stream slot continues its job only while it is still owed).
+    static func owedJob(
+        _ db: Database, uid: Int64, fileOwner: Int64, after previous: ChunkLease?, only: Int64?, now: Date
+    ) throws -> JobID? {
+        let candidates = try schedulingCandidates(db, uid: uid, fileOwner: fileOwner, excluding: previous)
+        guard let chosen = FairShare.next(among: candidates, now: now), only == nil || chosen.rawValue == only else {
+            return nil
+        }
+        return chosen
+    }
 
     /// The smallest slot number (from 1) that none of the job's leased chunks
     /// has: GNU parallel's `{%}`, which stays within 1…N under `-j N`.

@@ -63,7 +63,7 @@ public enum StoreRules {
     /// proposes: a rate-limited job one item (or one group) at a time, so
     /// its items start spread out rather than in bursts of a chunk.
     public static func claimSize(of job: Job, proposed: Int) -> Int {
-        if job.spec.rate != nil { return job.spec.grouping.map { min($0.maximumItems, 5000) } ?? 1 }
+        if job.spec.rate != nil { return job.spec.grouping?.chunkUnit ?? 1 }
         return max(1, proposed)
     }
 }

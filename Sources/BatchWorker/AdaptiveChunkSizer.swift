@@ -27,7 +27,7 @@ public final class AdaptiveChunkSizer: Sendable {
         // A group never spans chunks: a chunk holds whole groups of `-n N`
         // (first one group, then as many as take about the target time), and
         // for `-X` enough items to fill several command lines.
-        let unit = min(grouping.maximumItems, 5000)
+        let unit = grouping.chunkUnit
         let size = sizeByTime(for: job, unclaimed: unclaimed, maximum: max(maximum, unit * 10)) ?? unit
         return max(unit, (size + unit - 1) / unit * unit)
     }

@@ -46,7 +46,8 @@ public struct CommandHandler: BlockingItemHandler {
     func groupSize(_ items: ArraySlice<WorkItem>, of job: Job, slot: Int) -> Int {
         guard let grouping = job.spec.grouping, !items.isEmpty else { return min(1, items.count) }
         let builder = commands.prepared(for: job).builder
-        return builder.groupCount(items.map { .init(Array($0.data), line: $0.line) }[...], grouping: grouping, slot: slot)
+        // Lazily: only the items up to the group's end are converted.
+        return builder.groupCount(items.lazy.map { .init(Array($0.data), line: $0.line) }, grouping: grouping, slot: slot)
     }
 
     func attempt(_ items: ArraySlice<WorkItem>, of job: Job, slot: Int, timeout: Double?, stop: StopSignal) -> BlockingRun {

@@ -60,13 +60,6 @@ extension WorkerPool {
         return timeout.seconds(median: medians.median(for: job.id))
     }
 
-    /// Items read per page: whole groups (a group never spans pages).
-    static func pageSize(for job: Job) -> Int {
-        guard let grouping = job.spec.grouping else { return 64 }
-        let unit = min(grouping.maximumItems, 5000)
-        return unit * max(1, 64 / unit)
-    }
-
     enum ItemRun: Sendable {
         case finished(ItemOutcome)
         case stopped

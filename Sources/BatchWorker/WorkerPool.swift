@@ -245,6 +245,13 @@ public final class WorkerPool: Service {
         }
     }
 
+    /// Items read per page: whole groups (a group never spans pages).
+    static func pageSize(for job: Job) -> Int {
+        guard let grouping = job.spec.grouping else { return 64 }
+        let unit = grouping.chunkUnit
+        return unit * max(1, 64 / unit)
+    }
+
     private func runItems(of lease: ChunkLease) async {
         var afterLine = lease.firstLine - 1
         while true {

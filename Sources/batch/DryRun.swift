@@ -19,7 +19,7 @@ struct DryRun {
         }
         let builder = CommandLineBuilder(spec: spec)
         var items = options.inputItems(fd: fd, separator: spec.nulSeparated ? 0 : 10, passedAsArgument: true)
-        let unit = spec.grouping.map { min($0.maximumItems, 5000) } ?? 1
+        let unit = spec.grouping?.chunkUnit ?? 1
         var pending: [CommandLineBuilder.Item] = []
 
         func printRuns(all: Bool) {

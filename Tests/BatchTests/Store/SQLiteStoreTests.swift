@@ -158,3 +158,4 @@ import Testing
         #expect(applicationID == SQLiteStore.applicationID)
     }
 }
+

@@ -557,12 +557,17 @@ enum StoreConformance {
         store.storageWaitForChange(from: idle, timeout: 0.3)
         #expect(Date().timeIntervalSince(quiet) >= 0.25, "nothing was committed: the wait lasts its timeout")
         let version = try #require(store.storageVersion())
+        let appendFailure = Mutex<String?>(nil)
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) {
-            try? other.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["x"]))
+            do {
+                try other.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["x"]))
+            } catch {
+                appendFailure.withLock { $0 = "\(error)" }
+            }
         }
         let started = Date()
         store.storageWaitForChange(from: version, timeout: 20)
-        #expect(Date().timeIntervalSince(started) < 10, "the commit ended the wait")
+        #expect(Date().timeIntervalSince(started) < 10, "the commit ended the wait (append: \(appendFailure.withLock { $0 } ?? "done"))")
         #expect(store.storageVersion() != version)
     }
 }
