@@ -16,9 +16,12 @@ extension SQLiteStore {
         let moment = now.timeIntervalSince1970
         // The same decision twice: first in a read, which takes no write lock
         // (idle workers poll), then again on the counts inside the write
-        // transaction, where it holds.
-        guard try read({ db in try Self.owedJob(db, uid: uid, fileOwner: fileOwner, after: previous, only: only, now: now) }) != nil
-        else { return nil }
+        // transaction, where it holds. A stream slot continuing its job is
+        // not idle: it goes straight to the write.
+        if only == nil {
+            guard try read({ db in try Self.owedJob(db, uid: uid, fileOwner: fileOwner, after: previous, only: nil, now: now) }) != nil
+            else { return nil }
+        }
         let expiry = moment + leaseDuration
         return try write { db in
             guard let chosen = try Self.owedJob(db, uid: uid, fileOwner: fileOwner, after: previous, only: only, now: now) else {

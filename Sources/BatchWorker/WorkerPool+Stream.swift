@@ -53,7 +53,7 @@ extension WorkerPool {
                 // `unanswered` is every item of the lease still without a result.
                 guard let blamed = unanswered.first else {
                     await committer.submit(lease, [], completesChunk: true)
-                    next = await claimSameJob(after: lease).map { ($0, nil) }
+                    next = await claimSameJob(after: lease).map { ($0.lease, $0.items) }
                     continue
                 }
                 let attempt = (attempts[blamed.line] ?? 0) + 1
@@ -76,7 +76,7 @@ extension WorkerPool {
                     }
                     next = (lease, unanswered)
                 }
-                if next == nil, let more = await claimSameJob(after: lease) { next = (more, nil) }
+                if next == nil, let more = await claimSameJob(after: lease) { next = (more.lease, more.items) }
             }
         }
     }
@@ -94,14 +94,20 @@ extension WorkerPool {
     /// finished): else the process ends and the slot claims afresh, handing
     /// over to a job of a higher priority or one owed its share at this
     /// chunk boundary.
-    private func claimSameJob(after finished: ChunkLease) async -> ChunkLease? {
+    ///
+    /// The claim and the read of its items are one call on one blocking
+    /// thread: between two chunks the process waits for both, and each hop
+    /// between threads is paid on every chunk.
+    private func claimSameJob(after finished: ChunkLease) async -> ContinuedChunk? {
         let (store, owner, duration, sizer) = (store, configuration.owner, configuration.leaseDuration, sizer)
-        let lease: ChunkLease?
+        let claimed: (lease: ChunkLease, items: Result<[WorkItem], any Error>)?
         do {
-            lease = try await offloadedUntilCancelled {
-                try store.chunkClaim(
+            claimed = try await offloadedUntilCancelled {
+                guard let lease = try store.chunkClaim(
                     owner: owner, now: try store.storageClock(), leaseDuration: duration, after: finished, sameJob: true,
                     chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+                else { return nil }
+                return (lease, Result { try store.itemsPending(for: lease, afterLine: lease.firstLine - 1, limit: Int(lease.lineCount)) })
             }
             faults.succeeded("claiming work")
         } catch {
@@ -109,11 +115,19 @@ extension WorkerPool {
             faults.failed("claiming work", error)
             return nil
         }
-        if let lease {
-            committer.begin(lease)
-            working(on: lease)
+        guard let (lease, read) = claimed else { return nil }
+        committer.begin(lease)
+        working(on: lease)
+        switch read {
+        case .success(let items):
+            faults.succeeded("reading items")
+            return ContinuedChunk(lease: lease, items: items)
+        case .failure(let error):
+            // Unknown, never empty: an empty list would complete the chunk
+            // with its items never run.
+            faults.failed("reading items", error)
+            return ContinuedChunk(lease: lease, items: nil)
         }
-        return lease
     }
 
     /// Runs one process: feeds it `lease` (its `carried` items, or its pending
@@ -275,9 +289,9 @@ extension WorkerPool {
                         sizer.observe(job: lease.job.id, seconds: average)
                     }
                     guard !isStopping, let more = await claimSameJob(after: lease) else { break }
-                    lease = more
-                    watch.lease = more
-                    guard let pending = await pendingItems(lease) else {
+                    lease = more.lease
+                    watch.lease = more.lease
+                    guard let pending = more.items else {
                         try? await execution.standardInputWriter.finish()
                         return .stopped(lease)
                     }
