@@ -7,19 +7,21 @@ import Glibc
 extension SQLiteStore {
     /// Waits on inotify for a write to any file of the database's folder (a
     /// commit writes the WAL; a checkpoint the database), then compares
-    /// `PRAGMA data_version`: an idle follower wakes when something is
-    /// committed, not twenty times a second. The watch is made once per
-    /// store and its events queue up between waits, so a commit between a
-    /// caller's last look and this wait is never missed; without inotify
-    /// (or on a file system that does not report others' writes) the
-    /// `timeout` bounds the wait.
+    /// `PRAGMA data_version`: an idle follower or daemon wakes when something
+    /// is committed, not twenty times a second. Each wait makes its own watch
+    /// (several threads of one process may wait at once: one shared queue of
+    /// events would wake only one of them) and looks at the version after the
+    /// watch exists, so a commit made since the caller's `version` is never
+    /// missed; without inotify (or on a file system that does not report
+    /// others' writes) the `timeout` bounds the wait.
     public func storageWaitForChange(from version: StorageVersion, timeout: TimeInterval) {
         let deadline = ContinuousClock.now + .seconds(max(0, timeout))
-        guard let fd = changeWatchDescriptor() else {
+        guard let fd = Self.changeWatchDescriptor(folder: (path as NSString).deletingLastPathComponent) else {
             // No watch: look every 50 ms.
             while ContinuousClock.now < deadline, storageVersion() == version { usleep(50_000) }
             return
         }
+        defer { Glibc.close(fd) }
         // A write to the WAL is seen when it starts, before its commit is
         // visible (the commit's last step updates the shared memory index,
         // which no event reports): after an event, look again every 5 ms for
@@ -40,21 +42,16 @@ extension SQLiteStore {
         }
     }
 
-    /// The inotify descriptor watching the database's folder, made on first
-    /// use; `nil` when inotify is not there.
-    func changeWatchDescriptor() -> Int32? {
-        changeWatch.withLock { watch -> Int32? in
-            if let watch { return watch >= 0 ? watch : nil }
-            let fd = inotify_init1(O_CLOEXEC | O_NONBLOCK)
-            let folder = (path as NSString).deletingLastPathComponent
-            // IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE
-            if fd >= 0, inotify_add_watch(fd, folder.isEmpty ? "." : folder, 0x2 | 0x100 | 0x80 | 0x200) < 0 {
-                Glibc.close(fd)
-                watch = -1
-                return nil
-            }
-            watch = fd
-            return fd >= 0 ? fd : nil
+    /// A new inotify descriptor watching `folder` for writes; `nil` when
+    /// inotify is not there.
+    static func changeWatchDescriptor(folder: String) -> Int32? {
+        let fd = inotify_init1(O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        // IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE
+        guard inotify_add_watch(fd, folder.isEmpty ? "." : folder, 0x2 | 0x100 | 0x80 | 0x200) >= 0 else {
+            Glibc.close(fd)
+            return nil
         }
+        return fd
     }
 }

@@ -34,8 +34,6 @@ public final class SQLiteStore: BatchStore {
     public let fileOwner: uid_t
     /// The connection `storageVersion()` asks, opened when first needed.
     private let versionReader = Mutex<DatabaseQueue?>(nil)
-    /// The inotify watch of `storageWaitForChange` (-1: none could be made).
-    let changeWatch = Mutex<Int32?>(nil)
 
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -281,8 +279,14 @@ public final class SQLiteStore: BatchStore {
 
     /// Copies the WAL back into the database and truncates it to nothing,
     /// if no reader needs it: for an idle daemon, so the WAL does not keep
-    /// its largest size for the daemon's lifetime.
+    /// its largest size for the daemon's lifetime. A WAL of a few pages (an
+    /// idle daemon's heartbeats) is left alone: an idle daemon calls this on
+    /// every round, and a checkpoint each time would be most of its CPU.
     public func storageTruncateLog() throws {
+        var status = stat()
+        // `stat`, never open and close: closing a descriptor of the file
+        // would drop this process's POSIX locks on it, SQLite's included.
+        if stat(path + "-wal", &status) == 0, status.st_size <= 256 << 10 { return }
         do {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         } catch {
@@ -292,10 +296,6 @@ public final class SQLiteStore: BatchStore {
 
     /// Checkpoints and closes the database.
     public func close() throws {
-        changeWatch.withLock { watch in
-            if let fd = watch, fd >= 0 { Glibc.close(fd) }
-            watch = -1
-        }
         do {
             try versionReader.withLock { reader in
                 try reader?.close()

@@ -16,6 +16,8 @@ public struct CommandHandler: BlockingItemHandler {
     public var errorTail: Int
     public var killGrace: Duration
     private let commands = PreparedCommands()
+    /// A stream job runs as its command's long-lived processes (`WorkerPool+Stream`).
+    public var runsStreamProcesses: Bool { true }
 
     public init(maxOutput: Int = .max, errorTail: Int = 64 << 10, killGrace: Duration = .milliseconds(500)) {
         self.maxOutput = maxOutput

@@ -56,10 +56,12 @@ public struct DaemonMaintenance: Service {
 
     public func run() async throws {
         var idleSince: Date?
-        var logTruncated = false
         var nextCleanup = ContinuousClock.now
+        var nextBeat = ContinuousClock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = Date()
+            let beat = ContinuousClock.now >= nextBeat
+            if beat { nextBeat = .now + beatInterval }
             if let keep, ContinuousClock.now >= nextCleanup {
                 nextCleanup = .now + .seconds(3600)
                 _ = try? await offloadedUntilCancelled { self.removeEndedJobs(olderThan: keep, now: now) }
@@ -73,19 +75,16 @@ public struct DaemonMaintenance: Service {
             }
             // On a thread of its own: a store blocked for its busy timeout must
             // not hold up the rest of the daemon (`offloaded`).
-            let runnable = (try? await cancelWhenGracefulShutdown { try await offloadedUntilCancelled { self.runOnce(now: self.clockNow()) } }) ?? nil
+            let runnable = (try? await cancelWhenGracefulShutdown { try await offloadedUntilCancelled { self.runOnce(now: self.clockNow(), beat: beat) } }) ?? nil
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
-            if runnable == false, !logTruncated {
-                // Idle: give the WAL's space back once, not every round.
+            if runnable == false {
+                // Idle: give the WAL's space back (the store skips a small one).
                 let store = self.store
                 do {
                     try await offloadedUntilCancelled { try store.storageTruncateLog() }
-                    logTruncated = true
                 } catch {
                     faults.failed("truncating the write-ahead log", error)
                 }
-            } else if runnable == true {
-                logTruncated = false
             }
             if let idleExit {
                 if runnable == false {
@@ -98,7 +97,15 @@ public struct DaemonMaintenance: Service {
                     idleSince = nil
                 }
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            // With no job runnable there is nothing to rescue and nothing to
+            // renew: look again at the next beat, not every second.
+            var pause = runnable == false ? beatInterval : interval
+            if let idleExit, let idleSince {
+                // No later than the idle exit is due.
+                let left = idleExit - Date().timeIntervalSince(idleSince)
+                pause = min(pause, max(interval, .milliseconds(Int(max(0, left) * 1000))))
+            }
+            try? await cancelWhenGracefulShutdown { [pause] in try await Task.sleep(for: pause) }
         }
     }
 
@@ -125,18 +132,27 @@ public struct DaemonMaintenance: Service {
         }
     }
 
-    /// One round of upkeep. Returns whether any job is runnable (`nil` when
-    /// the store could not tell).
+    /// How often the daemon writes its heartbeat and renews its leases: a
+    /// sixth of a lease, at most 5 s (others presume it dead after a whole
+    /// lease without a beat, and `batch daemon status` after 10 s), and not
+    /// every round: each write wakes every idle follower and daemon.
+    var beatInterval: Duration {
+        max(interval, .milliseconds(Int(min(5, leaseDuration / 6) * 1000)))
+    }
+
+    /// One round of upkeep: with `beat`, the heartbeat and lease renewals
+    /// too. Returns whether any job is runnable (`nil` when the store could
+    /// not tell).
     @discardableResult
-    public func runOnce(now: Date) -> Bool? {
+    public func runOnce(now: Date, beat: Bool = true) -> Bool? {
         do {
-            if try !store.daemonHeartbeat(id: record.id, now: now) {
+            if beat, try !store.daemonHeartbeat(id: record.id, now: now) {
                 logger.warning("this daemon's record was removed by another daemon; registering again")
                 var fresh = record
                 fresh.heartbeatAt = now
                 try store.daemonRegister(fresh)
             }
-            _ = try store.chunksRenewLeases(owner: record.id, now: now, leaseDuration: leaseDuration)
+            if beat { _ = try store.chunksRenewLeases(owner: record.id, now: now, leaseDuration: leaseDuration) }
             let others = try store.daemonsList().filter { $0.id != record.id }
             heartbeats.keep(only: Set(others.map(\.id)))
             for other in others {

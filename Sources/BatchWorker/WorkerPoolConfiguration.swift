@@ -23,6 +23,11 @@ public struct WorkerPoolConfiguration: Sendable {
     /// ones its slots work on (a chunk with no worker is handed back at the
     /// second audit that finds it).
     public var auditInterval: Duration = .seconds(5)
+    /// The longest an idle slot sleeps on the store's change feed when no
+    /// job is runnable (a commit wakes it sooner); the bound for a store
+    /// whose changes cannot be watched (another host's writes to a network
+    /// file system).
+    public var idleWait: TimeInterval = 2
 
     public init(
         owner: String, workers: Int, leaseDuration: TimeInterval = 30, grace: Duration = .seconds(10),

@@ -4,44 +4,14 @@ import GRDB
 import Foundation
 import Testing
 
-/// The conformance suite against the SQLite backend, each test on a fresh
-/// database file in a temporary directory, plus what is SQLite's own.
+/// What is the SQLite backend's own (the conformance suite runs in
+/// `ConformanceTests`, over every backend).
 @Suite struct SQLiteStoreTests {
     let directory = TemporaryDirectory()
 
     func make() throws -> any BatchStore {
         try SQLiteStore(path: directory.file("store-\(UUID().uuidString.prefix(6)).db"))
     }
-
-    @Test func jobRoundTrip() throws { try StoreConformance.jobRoundTrip(make) }
-    @Test func appendKeepsOrderAndBytes() throws { try StoreConformance.appendKeepsOrderAndBytes(make) }
-    @Test func sealing() throws { try StoreConformance.sealing(make) }
-    @Test func claimsInInputOrderWhileInputArrives() throws { try StoreConformance.claimsInInputOrderWhileInputArrives(make) }
-    @Test func recordingAssignsCompletionOrderAndCompletes() throws {
-        try StoreConformance.recordingAssignsCompletionOrderAndCompletes(make)
-    }
-    @Test func failuresAreCountedAndBytesKept() throws { try StoreConformance.failuresAreCountedAndBytesKept(make) }
-    @Test func staleWriterIsFenced() throws { try StoreConformance.staleWriterIsFenced(make) }
-    @Test func groupCommitGuardsEachBatchByItsOwnLease() throws { try StoreConformance.groupCommitGuardsEachBatchByItsOwnLease(make) }
-    @Test func haltReachedInsideAGroupCommitStopsTheBatchesAfterIt() throws { try StoreConformance.haltReachedInsideAGroupCommitStopsTheBatchesAfterIt(make) }
-    @Test func expiredLeasesAreHandedBackAndRenewalsKeepThem() throws {
-        try StoreConformance.expiredLeasesAreHandedBackAndRenewalsKeepThem(make)
-    }
-    @Test func releasedChunksComeBeforeNewOnes() throws { try StoreConformance.releasedChunksComeBeforeNewOnes(make) }
-    @Test func cancelStopsClaimsAndRecords() throws { try StoreConformance.cancelStopsClaimsAndRecords(make) }
-    @Test func daemonRecords() throws { try StoreConformance.daemonRecords(make) }
-    @Test func haltNowEndsTheJobAndStopsOtherLeases() throws { try StoreConformance.haltNowEndsTheJobAndStopsOtherLeases(make) }
-    @Test func haltSoonLetsRunningItemsRecord() throws { try StoreConformance.haltSoonLetsRunningItemsRecord(make) }
-    @Test func retryResetsOnlyFailedItems() throws { try StoreConformance.retryResetsOnlyFailedItems(make) }
-    @Test func retryResumesACancelledJob() throws { try StoreConformance.retryResumesACancelledJob(make) }
-    @Test func medianDurationOfSuccesses() throws { try StoreConformance.medianDurationOfSuccesses(make) }
-    @Test func runningLimitGuardsClaimsAndSlotsAreFree() throws { try StoreConformance.runningLimitGuardsClaimsAndSlotsAreFree(make) }
-    @Test func groupResultsAndPolicyChanges() throws { try StoreConformance.groupResultsAndPolicyChanges(make) }
-    @Test func listsCountsAndDeletes() throws { try StoreConformance.listsCountsAndDeletes(make) }
-    @Test func concurrentClaimsNeverOverlap() throws { try StoreConformance.concurrentClaimsNeverOverlap(make) }
-    @Test func concurrentCommittersGiveGaplessSequences() throws { try StoreConformance.concurrentCommittersGiveGaplessSequences(make) }
-    @Test func staleWriterRacingARegrantGetsLeaseLost() throws { try StoreConformance.staleWriterRacingARegrantGetsLeaseLost(make) }
-    @Test func waitingForAChangeEndsAtACommit() throws { try StoreConformance.waitingForAChangeEndsAtACommit(make) }
 
     // MARK: - SQLite's own
 

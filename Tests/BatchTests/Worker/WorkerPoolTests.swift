@@ -52,6 +52,38 @@ import Testing
         #expect(runs.withLock { $0.values.allSatisfy { $0 == 1 } && $0.count == 200 })
     }
 
+    /// A stream job goes through the handler: an in-process handler runs
+    /// its items and never starts the job's command (which would write its
+    /// marker file here).
+    @Test func aStreamJobGoesThroughAnInProcessHandler() async throws {
+        let store = try SQLiteStore(path: directory.file("stream.db"))
+        let marker = directory.file("started")
+        let job = try store.jobCreate(
+            JobSpec(command: ["sh", "-c", "touch \(marker); cat"], workingDirectory: "/", environment: [], stream: true),
+            now: Date())
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: (1...50).map { Data("item-\($0)".utf8) })
+        _ = try store.jobSealIfOpen(job.id, now: Date())
+        let handled = Mutex(0)
+        let handler = ClosureHandler { item, _ in
+            handled.withLock { $0 += 1 }
+            return item.data + Data("?".utf8)
+        }
+        let pool = WorkerPool(
+            store: store, handler: handler, configuration: WorkerPoolConfiguration(owner: "pool", workers: 2),
+            logger: logger)
+        try await testGracefulShutdown { trigger in
+            async let running: Void = pool.run()
+            #expect(try await until { try store.jobFetch(job.id)?.state == .complete })
+            trigger.triggerGracefulShutdown()
+            try await running
+        }
+        let results = try store.resultsByLine(job: job.id, afterLine: 0, limit: 100)
+        #expect(results.map(\.line) == Array(1...50))
+        #expect(results.allSatisfy { $0.outcome.output == Data("item-\($0.line)?".utf8) })
+        #expect(handled.withLock { $0 } == 50, "every item went through the handler")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the job's command never started")
+    }
+
     @Test func failuresAreRecordedAsValues() async throws {
         struct Refused: Error, CustomStringConvertible { var description: String { "refused" } }
         let store = try SQLiteStore(path: directory.file("fail.db"))
