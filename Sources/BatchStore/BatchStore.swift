@@ -166,7 +166,7 @@ public protocol BatchStore: Sendable {
     func chunksLeasedExist(job: JobID) throws -> Bool
 
     /// Every chunk held now: who holds it, for which job and lines.
-    func chunksLeasedList() throws -> [(owner: String, job: JobID, firstLine: Int64, lastLine: Int64)]
+    func chunksLeasedList() throws -> [LeasedChunk]
 
     /// The chunks `owner` holds now, as leases (for a daemon's audit of
     /// chunks held with no worker on them).
@@ -246,7 +246,7 @@ extension BatchStore {
     /// the lease is still held and the job still runnable: a group commit of
     /// one batch.
     public func resultsRecordIfLeaseHeld(
-        _ lease: ChunkLease, results: [(line: Int64, outcome: ItemOutcome, attempts: Int)],
+        _ lease: ChunkLease, results: [ItemRecord],
         completesChunk: Bool, now: Date
     ) throws -> RecordOutcome {
         try resultsRecordIfLeasesHeld(

@@ -2,13 +2,13 @@
 /// group commit (`BatchStore.resultsRecordIfLeasesHeld`).
 public struct ResultBatch: Sendable {
     public var lease: ChunkLease
-    public var results: [(line: Int64, outcome: ItemOutcome, attempts: Int)]
+    public var results: [ItemRecord]
     /// The writer asserts that with these it has recorded every item of the
     /// lease's range: the chunk is marked done in the same transaction.
     public var completesChunk: Bool
 
     public init(
-        lease: ChunkLease, results: [(line: Int64, outcome: ItemOutcome, attempts: Int)], completesChunk: Bool
+        lease: ChunkLease, results: [ItemRecord], completesChunk: Bool
     ) {
         self.lease = lease
         self.results = results

@@ -203,11 +203,11 @@ extension SQLiteStore {
         }
     }
 
-    public func chunksLeasedList() throws -> [(owner: String, job: JobID, firstLine: Int64, lastLine: Int64)] {
+    public func chunksLeasedList() throws -> [LeasedChunk] {
         try read { db in
             try Row.fetchAll(
                 db, sql: "SELECT owner, job_id, first_line, last_line FROM chunk WHERE state = 'leased' ORDER BY job_id, first_line"
-            ).map { (owner: $0["owner"], job: JobID($0["job_id"]), firstLine: $0["first_line"], lastLine: $0["last_line"]) }
+            ).map { LeasedChunk(owner: $0["owner"], job: JobID($0["job_id"]), firstLine: $0["first_line"], lastLine: $0["last_line"]) }
         }
     }
 

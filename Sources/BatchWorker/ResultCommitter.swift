@@ -85,14 +85,14 @@ final class ResultCommitter: Sendable {
 
     /// Hands results over for the next group commit. Waits only while the
     /// committer already holds `capacity` results (a store fault).
-    func submit(_ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)], completesChunk: Bool) async {
+    func submit(_ lease: ChunkLease, _ results: [ItemRecord], completesChunk: Bool) async {
         await waitForRoom()
         submitNow(lease, results, completesChunk: completesChunk)
     }
 
     /// Hands results over without waiting: for a thread that cannot await.
     /// It must `waitForRoom()` every so many results.
-    func submitNow(_ lease: ChunkLease, _ results: [(line: Int64, outcome: ItemOutcome, attempts: Int)], completesChunk: Bool) {
+    func submitNow(_ lease: ChunkLease, _ results: [ItemRecord], completesChunk: Bool) {
         let bytes = results.reduce(0) { $0 + $1.outcome.output.count + $1.outcome.errorOutput.count }
         let idle = state.withLock { state in
             state.pending.append(ResultBatch(lease: lease, results: results, completesChunk: completesChunk))

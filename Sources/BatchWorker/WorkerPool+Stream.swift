@@ -63,7 +63,7 @@ extension WorkerPool {
                     let failure = ItemOutcome(
                         status: .failed, errorOutput: errorTail, reason: "the stream process \(reason) before answering",
                         startedAt: Date(), finishedAt: Date())
-                    await committer.submit(lease, [(blamed.line, failure, attempt)], completesChunk: unanswered.count == 1)
+                    await committer.submit(lease, [ItemRecord(blamed.line, failure, attempt)], completesChunk: unanswered.count == 1)
                     if let verdict = committer.verdict(for: lease), verdict != .recorded {
                         await release(lease)
                         return
@@ -242,7 +242,7 @@ extension WorkerPool {
                     // fills its stdout before it has read all its input); the body
                     // awaits or cancels it before it moves on.
                     let writing = Task { _ = try? await writer.write(payload) }
-                    var results: [(line: Int64, outcome: ItemOutcome, attempts: Int)] = []
+                    var results: [ItemRecord] = []
                     var started = Date()
                     for (index, item) in items.enumerated() {
                         if !results.isEmpty, !reader.hasBufferedRecord() {
@@ -278,7 +278,7 @@ extension WorkerPool {
                         }
                         let now = Date()
                         output.append(separator)
-                        results.append((item.line, ItemOutcome(status: .succeeded, exitStatus: 0, output: output, startedAt: started, finishedAt: now), (attempts[item.line] ?? 0) + 1))
+                        results.append(ItemRecord(item.line, ItemOutcome(status: .succeeded, exitStatus: 0, output: output, startedAt: started, finishedAt: now), (attempts[item.line] ?? 0) + 1))
                         started = now
                     }
                     watch.awaiting(line: nil)

@@ -102,13 +102,13 @@ extension WorkerPool {
     /// and for the others the same status, without the output (it is the
     /// first item's).
     static func results(of group: ArraySlice<WorkItem>, _ outcome: ItemOutcome, attempts: Int)
-        -> [(line: Int64, outcome: ItemOutcome, attempts: Int)]
+        -> [ItemRecord]
     {
-        guard group.count > 1 else { return group.map { ($0.line, outcome, attempts) } }
+        guard group.count > 1 else { return group.map { ItemRecord($0.line, outcome, attempts) } }
         var member = outcome
         member.output = Data()
         member.errorOutput = Data()
-        return group.enumerated().map { offset, item in (item.line, offset == 0 ? outcome : member, attempts) }
+        return group.enumerated().map { offset, item in ItemRecord(item.line, offset == 0 ? outcome : member, attempts) }
     }
 
     /// Waits between runs of a failed group, on its thread, while watching

@@ -344,7 +344,7 @@ public final class WorkerPool: Service {
                     // back what is still ours (a no-op when the lease was lost).
                     return await release(lease)
                 }
-                await committer.submit(lease, [(item.line, outcome, attempts)], completesChunk: item.line == lease.lastLine)
+                await committer.submit(lease, [ItemRecord(item.line, outcome, attempts)], completesChunk: item.line == lease.lastLine)
                 if outcome.status == .failed && lease.job.spec.halt != nil {
                     // This failure may halt the job: know before starting another item.
                     await committer.flush()

@@ -108,7 +108,7 @@ enum StoreConformance {
         // Finish in the order 1, 3, 2.
         for lease in [leases[0], leases[2], leases[1]] {
             let outcome = try store.resultsRecordIfLeaseHeld(
-                lease, results: [(lease.firstLine, ok("r\(lease.firstLine)"), 1)], completesChunk: true, now: t0)
+                lease, results: [ItemRecord(lease.firstLine, ok("r\(lease.firstLine)"), 1)], completesChunk: true, now: t0)
             #expect(outcome == .recorded)
         }
         let done = try #require(try store.jobFetch(job.id))
@@ -133,7 +133,7 @@ enum StoreConformance {
             status: .failed, exitStatus: 3, output: Data(), errorOutput: Data("boom\n".utf8), startedAt: t0,
             finishedAt: t0)
         #expect(try store.resultsRecordIfLeaseHeld(
-            lease, results: [(1, ok(String(decoding: binary, as: UTF8.self)), 1), (2, failure, 1)],
+            lease, results: [ItemRecord(1, ok(String(decoding: binary, as: UTF8.self)), 1), ItemRecord(2, failure, 1)],
             completesChunk: true, now: t0) == .recorded)
         let job2 = try #require(try store.jobFetch(job.id))
         #expect(job2.failedCount == 1)
@@ -148,7 +148,7 @@ enum StoreConformance {
         let lease3 = try #require(try claim(store, "d1"))
         var outcome = ok("")
         outcome.output = binary
-        _ = try store.resultsRecordIfLeaseHeld(lease3, results: [(1, outcome, 1)], completesChunk: true, now: t0)
+        _ = try store.resultsRecordIfLeaseHeld(lease3, results: [ItemRecord(1, outcome, 1)], completesChunk: true, now: t0)
         #expect(try store.resultsByLine(job: job3.id, afterLine: 0, limit: 1).first?.outcome.output == binary)
     }
 
@@ -160,7 +160,7 @@ enum StoreConformance {
         try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3"]))
         _ = try store.jobSealIfOpen(job.id, now: t0)
         let old = try #require(try claim(store, "dead"))
-        #expect(try store.resultsRecordIfLeaseHeld(old, results: [(1, ok("old-1"), 1)], completesChunk: false, now: t0) == .recorded)
+        #expect(try store.resultsRecordIfLeaseHeld(old, results: [ItemRecord(1, ok("old-1"), 1)], completesChunk: false, now: t0) == .recorded)
         // The holder is found dead: its chunk goes back and another daemon takes it.
         #expect(try store.daemonDeleteReleasingChunks(id: "dead") == 1)
         let new = try #require(try claim(store, "alive"))
@@ -169,9 +169,9 @@ enum StoreConformance {
         #expect(try store.leaseStatus(old) == .lost)
         #expect(try store.leaseStatus(new) == .held)
         #expect(try store.itemsPending(for: new, afterLine: 0, limit: 10).map(\.line) == [2, 3], "recorded items are not run again")
-        #expect(try store.resultsRecordIfLeaseHeld(old, results: [(2, ok("old-2"), 1)], completesChunk: false, now: t0) == .leaseLost)
+        #expect(try store.resultsRecordIfLeaseHeld(old, results: [ItemRecord(2, ok("old-2"), 1)], completesChunk: false, now: t0) == .leaseLost)
         #expect(try store.resultsRecordIfLeaseHeld(
-            new, results: [(2, ok("new-2"), 1), (3, ok("new-3"), 1)], completesChunk: true, now: t0) == .recorded)
+            new, results: [ItemRecord(2, ok("new-2"), 1), ItemRecord(3, ok("new-3"), 1)], completesChunk: true, now: t0) == .recorded)
         let outputs = try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.outcome.output)
         #expect(outputs == items(["old-1", "new-2", "new-3"]))
         #expect(try store.jobFetch(job.id)?.state == .complete)
@@ -187,10 +187,10 @@ enum StoreConformance {
         let third = try #require(try claim(store, "a"))
         #expect(try store.daemonDeleteReleasingChunks(id: "b") == 1)
         let outcomes = try store.resultsRecordIfLeasesHeld([
-            ResultBatch(lease: third, results: [(5, ok("5"), 1)], completesChunk: false),
-            ResultBatch(lease: lost, results: [(3, ok("3"), 1), (4, ok("4"), 1)], completesChunk: true),
-            ResultBatch(lease: first, results: [(1, ok("1"), 1), (2, ok("2"), 2)], completesChunk: true),
-            ResultBatch(lease: third, results: [(6, ok("6"), 1)], completesChunk: true),
+            ResultBatch(lease: third, results: [ItemRecord(5, ok("5"), 1)], completesChunk: false),
+            ResultBatch(lease: lost, results: [ItemRecord(3, ok("3"), 1), ItemRecord(4, ok("4"), 1)], completesChunk: true),
+            ResultBatch(lease: first, results: [ItemRecord(1, ok("1"), 1), ItemRecord(2, ok("2"), 2)], completesChunk: true),
+            ResultBatch(lease: third, results: [ItemRecord(6, ok("6"), 1)], completesChunk: true),
         ], now: t0)
         #expect(outcomes == [.recorded, .leaseLost, .recorded, .recorded])
         let recorded = try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 10)
@@ -239,7 +239,7 @@ enum StoreConformance {
         #expect(try store.jobCancelIfRunnable(job.id, now: t0))
         #expect(try store.jobCancelIfRunnable(job.id, now: t0) == false, "cancelling twice is a no-op")
         #expect(try store.leaseStatus(lease) == .jobEnded)
-        #expect(try store.resultsRecordIfLeaseHeld(lease, results: [(1, ok("late"), 1)], completesChunk: true, now: t0) == .jobEnded)
+        #expect(try store.resultsRecordIfLeaseHeld(lease, results: [ItemRecord(1, ok("late"), 1)], completesChunk: true, now: t0) == .jobEnded)
         #expect(try claim(store, "d1") == nil)
         #expect(try store.jobFetch(job.id)?.state == .cancelled)
         #expect(try store.jobsRunnableExist() == false)
@@ -271,13 +271,13 @@ enum StoreConformance {
         try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3", "4"]))
         _ = try store.jobSealIfOpen(job.id, now: t0)
         let leases = try (0..<3).map { _ in try #require(try claim(store, "d1")) }
-        #expect(try store.resultsRecordIfLeaseHeld(leases[0], results: [(1, failed(), 1)], completesChunk: true, now: t0) == .recorded)
-        #expect(try store.resultsRecordIfLeaseHeld(leases[1], results: [(2, failed(), 1)], completesChunk: true, now: t0) == .recordedJobEnded)
+        #expect(try store.resultsRecordIfLeaseHeld(leases[0], results: [ItemRecord(1, failed(), 1)], completesChunk: true, now: t0) == .recorded)
+        #expect(try store.resultsRecordIfLeaseHeld(leases[1], results: [ItemRecord(2, failed(), 1)], completesChunk: true, now: t0) == .recordedJobEnded)
         let halted = try #require(try store.jobFetch(job.id))
         #expect(halted.state == .failed)
         #expect(halted.haltReason?.contains("now,fail=2") == true)
         #expect(try store.leaseStatus(leases[2]) == .jobEnded, "with now, running items are stopped")
-        #expect(try store.resultsRecordIfLeaseHeld(leases[2], results: [(3, ok("late"), 1)], completesChunk: true, now: t0) == .jobEnded)
+        #expect(try store.resultsRecordIfLeaseHeld(leases[2], results: [ItemRecord(3, ok("late"), 1)], completesChunk: true, now: t0) == .jobEnded)
         #expect(try claim(store, "d1") == nil)
     }
 
@@ -292,9 +292,9 @@ enum StoreConformance {
             let first = try #require(try claim(store, "d1"))
             let second = try #require(try claim(store, "d1"))
             let outcomes = try store.resultsRecordIfLeasesHeld([
-                ResultBatch(lease: first, results: [(1, ok("1"), 1)], completesChunk: false),
-                ResultBatch(lease: second, results: [(3, failed(), 1)], completesChunk: false),
-                ResultBatch(lease: first, results: [(2, ok("2"), 1)], completesChunk: true),
+                ResultBatch(lease: first, results: [ItemRecord(1, ok("1"), 1)], completesChunk: false),
+                ResultBatch(lease: second, results: [ItemRecord(3, failed(), 1)], completesChunk: false),
+                ResultBatch(lease: first, results: [ItemRecord(2, ok("2"), 1)], completesChunk: true),
             ], now: t0)
             let halted = try #require(try store.jobFetch(job.id))
             #expect(halted.state == .failed)
@@ -319,13 +319,13 @@ enum StoreConformance {
         try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3", "4", "5"]))
         _ = try store.jobSealIfOpen(job.id, now: t0)
         let leases = try (0..<4).map { _ in try #require(try claim(store, "d1")) }
-        #expect(try store.resultsRecordIfLeaseHeld(leases[0], results: [(1, failed(), 1)], completesChunk: true, now: t0) == .recorded,
+        #expect(try store.resultsRecordIfLeaseHeld(leases[0], results: [ItemRecord(1, failed(), 1)], completesChunk: true, now: t0) == .recorded,
                 "a percentage counts only once three items finished")
-        #expect(try store.resultsRecordIfLeaseHeld(leases[1], results: [(2, ok("2"), 1)], completesChunk: true, now: t0) == .recorded)
-        #expect(try store.resultsRecordIfLeaseHeld(leases[2], results: [(3, failed(), 1)], completesChunk: true, now: t0) == .recordedJobEnded)
+        #expect(try store.resultsRecordIfLeaseHeld(leases[1], results: [ItemRecord(2, ok("2"), 1)], completesChunk: true, now: t0) == .recorded)
+        #expect(try store.resultsRecordIfLeaseHeld(leases[2], results: [ItemRecord(3, failed(), 1)], completesChunk: true, now: t0) == .recordedJobEnded)
         #expect(try store.jobFetch(job.id)?.state == .failed)
         #expect(try store.leaseStatus(leases[3]) == .draining)
-        #expect(try store.resultsRecordIfLeaseHeld(leases[3], results: [(4, ok("4"), 1)], completesChunk: true, now: t0) == .recordedJobEnded)
+        #expect(try store.resultsRecordIfLeaseHeld(leases[3], results: [ItemRecord(4, ok("4"), 1)], completesChunk: true, now: t0) == .recordedJobEnded)
         #expect(try claim(store, "d1") == nil, "nothing new starts")
         #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.line) == [1, 2, 3, 4])
     }
@@ -339,7 +339,7 @@ enum StoreConformance {
         let running = #expect(throws: StoreError.self) { _ = try store.jobRetryIfEnded(job.id, lines: nil, now: t0) }
         #expect(running?.code == .jobState)
         _ = try store.resultsRecordIfLeaseHeld(
-            lease, results: [(1, ok("1"), 1), (2, failed(), 1), (3, ok("3"), 1), (4, failed(), 2)], completesChunk: true, now: t0)
+            lease, results: [ItemRecord(1, ok("1"), 1), ItemRecord(2, failed(), 1), ItemRecord(3, ok("3"), 1), ItemRecord(4, failed(), 2)], completesChunk: true, now: t0)
         #expect(try store.jobFetch(job.id)?.state == .complete)
         #expect(try store.jobRetryIfEnded(job.id, lines: [1, 2], now: t0) == 1, "line 1 succeeded: never reset")
         let again = try #require(try store.jobFetch(job.id))
@@ -347,11 +347,11 @@ enum StoreConformance {
         #expect(again.failedCount == 1)
         let retried = try #require(try claim(store, "d2"))
         #expect((retried.firstLine, retried.lastLine) == (2, 2))
-        #expect(try store.resultsRecordIfLeaseHeld(retried, results: [(2, ok("2 again"), 2)], completesChunk: true, now: t0) == .recorded)
+        #expect(try store.resultsRecordIfLeaseHeld(retried, results: [ItemRecord(2, ok("2 again"), 2)], completesChunk: true, now: t0) == .recorded)
         #expect(try store.jobFetch(job.id)?.state == .complete, "line 4 still failed: finished, with one failure")
         #expect(try store.jobRetryIfEnded(job.id, lines: nil, now: t0) == 1)
         let last = try #require(try claim(store, "d2"))
-        _ = try store.resultsRecordIfLeaseHeld(last, results: [(4, ok("4 again"), 3)], completesChunk: true, now: t0)
+        _ = try store.resultsRecordIfLeaseHeld(last, results: [ItemRecord(4, ok("4 again"), 3)], completesChunk: true, now: t0)
         let done = try #require(try store.jobFetch(job.id))
         #expect(done.state == .complete)
         #expect(done.failedCount == 0)
@@ -375,7 +375,7 @@ enum StoreConformance {
         while let lease = try claim(store, "d2") {
             for item in try store.itemsPending(for: lease, afterLine: 0, limit: 10) {
                 lines.append(item.line)
-                _ = try store.resultsRecordIfLeaseHeld(lease, results: [(item.line, ok("x"), 1)], completesChunk: item.line == lease.lastLine, now: t0)
+                _ = try store.resultsRecordIfLeaseHeld(lease, results: [ItemRecord(item.line, ok("x"), 1)], completesChunk: item.line == lease.lastLine, now: t0)
             }
         }
         #expect(lines == [1, 2, 3])
@@ -392,7 +392,7 @@ enum StoreConformance {
             ItemOutcome(status: status, startedAt: t0, finishedAt: t0.addingTimeInterval(seconds))
         }
         _ = try store.resultsRecordIfLeaseHeld(
-            lease, results: [(1, run(1, .succeeded), 1), (2, run(9, .succeeded), 1), (3, run(100, .failed), 1), (4, run(2, .succeeded), 1)],
+            lease, results: [ItemRecord(1, run(1, .succeeded), 1), ItemRecord(2, run(9, .succeeded), 1), ItemRecord(3, run(100, .failed), 1), ItemRecord(4, run(2, .succeeded), 1)],
             completesChunk: false, now: t0)
         #expect(try store.resultsMedianDuration(job: job.id) == 2, "failures do not count")
     }
@@ -441,7 +441,7 @@ enum StoreConformance {
         _ = try store.jobSealIfOpen(job.id, now: t0)
         let lease = try #require(try claim(store, "d1"))
         let failed = ItemOutcome(status: .failed, exitStatus: 1, startedAt: t0, finishedAt: t0, group: 1...3)
-        let results = (1...3).map { (line: Int64($0), outcome: failed, attempts: 1) }
+        let results = (1...3).map { ItemRecord(line: Int64($0), outcome: failed, attempts: 1) }
         _ = try store.resultsRecordIfLeaseHeld(lease, results: results, completesChunk: true, now: t0)
         #expect(try store.jobFetch(job.id)?.state == .failed)
         #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.outcome.group) == [1...3, 1...3, 1...3])
@@ -473,7 +473,7 @@ enum StoreConformance {
         #expect(try store.itemCounts(job: done.id).claimed == 3)
         let later = t0.addingTimeInterval(10)
         _ = try store.resultsRecordIfLeaseHeld(
-            lease, results: [(1, ok("1"), 1), (2, failed(), 2), (3, ok("3", at: later), 1)], completesChunk: true, now: later)
+            lease, results: [ItemRecord(1, ok("1"), 1), ItemRecord(2, failed(), 2), ItemRecord(3, ok("3", at: later), 1)], completesChunk: true, now: later)
         #expect(try !store.chunksLeasedExist(job: done.id))
         let counts = try store.itemCounts(job: done.id)
         #expect(counts.claimed == 0 && counts.attempts == 4 && counts.retried == 1)
@@ -522,7 +522,7 @@ enum StoreConformance {
             let store = index % 2 == 0 ? first : second
             let lease = leases[index]
             for line in lease.firstLine...lease.lastLine {
-                _ = try? store.resultsRecordIfLeaseHeld(lease, results: [(line, ok("\(line)"), 1)], completesChunk: line == lease.lastLine, now: t0)
+                _ = try? store.resultsRecordIfLeaseHeld(lease, results: [ItemRecord(line, ok("\(line)"), 1)], completesChunk: line == lease.lastLine, now: t0)
             }
         }
         let sequences = try first.resultsBySequence(job: job.id, afterSequence: 0, limit: 1000).map(\.sequence)
@@ -540,9 +540,9 @@ enum StoreConformance {
         try store.chunkReleaseIfLeaseHeld(stale)
         let fresh = try #require(try claim(store, "new"))
         #expect(fresh.fence > stale.fence)
-        #expect(try store.resultsRecordIfLeaseHeld(fresh, results: [(1, ok("new"), 1)], completesChunk: false, now: t0) == .recorded)
+        #expect(try store.resultsRecordIfLeaseHeld(fresh, results: [ItemRecord(1, ok("new"), 1)], completesChunk: false, now: t0) == .recorded)
         // The stale writer records the same line: fenced off, not a duplicate-key error.
-        #expect(try store.resultsRecordIfLeaseHeld(stale, results: [(1, ok("old"), 1), (2, ok("old"), 1)], completesChunk: true, now: t0) == .leaseLost)
+        #expect(try store.resultsRecordIfLeaseHeld(stale, results: [ItemRecord(1, ok("old"), 1), ItemRecord(2, ok("old"), 1)], completesChunk: true, now: t0) == .leaseLost)
         #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.outcome.output) == [Data("new".utf8)])
     }
 

@@ -136,7 +136,7 @@ final class FaultInjectingStore: BatchStore {
         try check("chunksLeasedExist"); return try base.chunksLeasedExist(job: job)
     }
 
-    func chunksLeasedList() throws -> [(owner: String, job: JobID, firstLine: Int64, lastLine: Int64)] {
+    func chunksLeasedList() throws -> [LeasedChunk] {
         try check("chunksLeasedList"); return try base.chunksLeasedList()
     }
 

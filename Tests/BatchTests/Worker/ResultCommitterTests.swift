@@ -53,8 +53,8 @@ import Testing
         #expect(try store.daemonDeleteReleasingChunks(id: "b") == 1)
         let loop = Task { await committer.run() }
 
-        await committer.submit(held, [(1, ok("1"), 1)], completesChunk: false)
-        await committer.submit(lost, [(3, ok("3"), 1)], completesChunk: false)
+        await committer.submit(held, [ItemRecord(1, ok("1"), 1)], completesChunk: false)
+        await committer.submit(lost, [ItemRecord(3, ok("3"), 1)], completesChunk: false)
         #expect(try store.resultsByLine(job: job, afterLine: 0, limit: 10).isEmpty, "held back for the linger, which a flush cuts short")
         let flushing = Date()
         await committer.flush()
@@ -65,7 +65,7 @@ import Testing
 
         // Once a commit finds the job ended, every lease of the job hears of it.
         #expect(try store.jobCancelIfRunnable(job, now: Date()))
-        await committer.submit(held, [(2, ok("2"), 1)], completesChunk: true)
+        await committer.submit(held, [ItemRecord(2, ok("2"), 1)], completesChunk: true)
         await committer.flush()
         #expect(committer.verdict(for: held) == .jobEnded)
         #expect(committer.verdict(for: idle) == .jobEnded)
@@ -82,7 +82,7 @@ import Testing
         let (store, committer, job) = try setUp(items: 2)
         let lease = try claim(store, "a")
         let loop = Task { await committer.run() }
-        committer.submitNow(lease, [(1, ok("1"), 1), (2, ok("2"), 2)], completesChunk: true)
+        committer.submitNow(lease, [ItemRecord(1, ok("1"), 1), ItemRecord(2, ok("2"), 2)], completesChunk: true)
         committer.finish()
         await loop.value
         #expect(try store.jobFetch(job)?.state == .complete)
@@ -96,7 +96,7 @@ import Testing
             store: store, faults: StoreFaultLog(logger: Logger(label: "test")), metrics: PoolMetrics(),
             linger: .milliseconds(1), capacity: 1)
         let loop = Task { await committer.run() }
-        committer.submitNow(lease, [(1, ok("1"), 1), (2, ok("2"), 1)], completesChunk: true)
+        committer.submitNow(lease, [ItemRecord(1, ok("1"), 1), ItemRecord(2, ok("2"), 1)], completesChunk: true)
 
         let waiting = Task { await committer.waitForRoom() }
         let flushing = Task { await committer.flush() }
@@ -127,7 +127,7 @@ import Testing
         let loop = Task { await committer.run() }
         let big = ItemOutcome(
             status: .succeeded, exitStatus: 0, output: Data(count: 2 << 20), startedAt: Date(), finishedAt: Date())
-        committer.submitNow(lease, [(1, big, 1)], completesChunk: false)
+        committer.submitNow(lease, [ItemRecord(1, big, 1)], completesChunk: false)
         #expect(committer.isFull)
         // The commit loop takes the batch (it is no longer waiting) and retries it.
         try await Task.sleep(for: .milliseconds(300))

@@ -160,7 +160,7 @@ import Testing
             let takeover = try #require(try store.chunkClaim(owner: "fast", now: Date(), leaseDuration: 30) { _, _ in 1 })
             #expect(try await until { cancelled.load(ordering: .relaxed) }, "the stale run was stopped")
             let outcome = ItemOutcome(status: .succeeded, output: Data("fast".utf8), startedAt: Date(), finishedAt: Date())
-            #expect(try store.resultsRecordIfLeaseHeld(takeover, results: [(1, outcome, 1)], completesChunk: true, now: Date()) == .recorded)
+            #expect(try store.resultsRecordIfLeaseHeld(takeover, results: [ItemRecord(1, outcome, 1)], completesChunk: true, now: Date()) == .recorded)
             trigger.triggerGracefulShutdown()
             try await running
         }
