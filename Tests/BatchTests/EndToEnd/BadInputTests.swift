@@ -181,11 +181,14 @@ extension EndToEnd {
             let env = BatchEnvironment()
             try env.startDaemon(["--workers", "2"])
             let marker = env.directory.file("survivor")
+            let started = env.directory.file("started")
             let submitted = try env.batch(
-                ["submit", "--chunksize", "1", "--", "sh", "-c", "sleep 5 && touch \(marker)", "_"], input: "1\n2\n3\n")
+                ["submit", "--chunksize", "1", "--", "sh", "-c", "echo $1 >> \(started); sleep 5 && touch \(marker)", "_"],
+                input: "1\n2\n3\n")
             let id = try #require(JobID(parsing: submitted.out.trimmingCharacters(in: .whitespacesAndNewlines)))
             let follower = try env.start(["follow", id.description])
-            usleep(500_000)
+            // Commands are running (the marker's absence below means something).
+            try #require(TestProcess.eventually(timeout: 30) { FileManager.default.fileExists(atPath: started) })
             let cancelled = try env.batch(["cancel", id.description])
             #expect(cancelled.status == 0, "\(cancelled.err)")
             #expect(follower.wait(timeout: 30) == 2, "\(follower.stderrText)")

@@ -69,10 +69,13 @@ extension EndToEnd {
             let env = BatchEnvironment()
             try env.startDaemon(["--workers", "2"])
             let marker = env.directory.file("late")
+            let started = env.directory.file("started")
             let run = try env.batch(
-                ["run", "--timeout", "300ms", "--", "sh", "-c", "sleep 2 && touch \(marker)", "_"], input: "1\n")
+                ["run", "--timeout", "300ms", "--", "sh", "-c", "touch \(started); sleep 2 && touch \(marker)", "_"], input: "1\n")
             #expect(run.status == 1)
             #expect(run.err.contains("line 1 failed: timed out after 0.3 s"), "\(run.err)")
+            // The command did start: the marker's absence below means something.
+            #expect(FileManager.default.fileExists(atPath: started))
             usleep(2_500_000)
             #expect(!FileManager.default.fileExists(atPath: marker), "the command's child (sleep) was killed too")
         }

@@ -46,10 +46,15 @@ import Testing
 
     @Test func aStopEndsTheRunAndItsProcessGroup() async throws {
         let marker = directory.file("survived")
+        let began = directory.file("began")
         let stop = StopSignal()
         let started = Date()
-        async let outcome = run("(sleep 2; touch \(marker)) & sleep 30", stop: stop)
-        try await Task.sleep(for: .milliseconds(300))
+        async let outcome = run("touch \(began); (sleep 2; touch \(marker)) & sleep 30", stop: stop)
+        // The run began before it is stopped: the marker's absence below means something.
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: began), Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(FileManager.default.fileExists(atPath: began))
+        try await Task.sleep(for: .milliseconds(100))
         stop.trigger()
         #expect(try await outcome == nil, "a stopped run has no outcome")
         #expect(Date().timeIntervalSince(started) < 10)
