@@ -39,6 +39,12 @@ public final class AdaptiveChunkSizer: Sendable {
         return max(1, min(byTime, share))
     }
 
+    /// How long `items` items of `job` are expected to take, from its
+    /// measured time per item; `nil` before anything was measured.
+    public func expectedSeconds(for job: JobID, items: Int64) -> Double? {
+        secondsPerItem.withLock { $0[job] }.map { $0 * Double(items) }
+    }
+
     /// Records that an item of `job` took `seconds`.
     public func observe(job: JobID, seconds: Double) {
         secondsPerItem.withLock { averages in

@@ -81,6 +81,17 @@ extension WorkerPool {
         }
     }
 
+    /// What a stream process reads for `items`: each one and its separator.
+    static func payload(_ items: [WorkItem], separator: UInt8) -> [UInt8] {
+        var payload: [UInt8] = []
+        payload.reserveCapacity(items.reduce(0) { $0 + $1.data.count + 1 })
+        for item in items {
+            payload.append(contentsOf: item.data)
+            payload.append(separator)
+        }
+        return payload
+    }
+
     /// A path from its bytes, exactly (not through a String, which would
     /// replace bytes that are not UTF-8).
     static func filePath(_ bytes: [UInt8]) -> FilePath {
@@ -89,50 +100,23 @@ extension WorkerPool {
         }
     }
 
-    /// The job's next chunk for this slot's process, if the job is still the
-    /// one owed this worker (`FairShare`, not counting the chunk just
-    /// finished): else the process ends and the slot claims afresh, handing
-    /// over to a job of a higher priority or one owed its share at this
-    /// chunk boundary.
-    ///
-    /// The claim and the read of its items are one call on one blocking
-    /// thread: between two chunks the process waits for both, and each hop
-    /// between threads is paid on every chunk.
-    private func claimSameJob(after finished: ChunkLease) async -> ContinuedChunk? {
-        let (store, owner, duration, sizer) = (store, configuration.owner, configuration.leaseDuration, sizer)
-        let claimed: (lease: ChunkLease, items: Result<[WorkItem], any Error>)?
-        do {
-            claimed = try await offloadedUntilCancelled {
-                guard let lease = try store.chunkClaim(
-                    owner: owner, now: try store.storageClock(), leaseDuration: duration, after: finished, sameJob: true,
-                    chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
-                else { return nil }
-                return (lease, Result { try store.itemsPending(for: lease, afterLine: lease.firstLine - 1, limit: Int(lease.lineCount)) })
-            }
-            faults.succeeded("claiming work")
-        } catch {
-            // The process ends; the slot claims afresh, through the fault path.
-            faults.failed("claiming work", error)
-            return nil
-        }
-        guard let (lease, read) = claimed else { return nil }
-        committer.begin(lease)
-        working(on: lease)
-        switch read {
-        case .success(let items):
-            faults.succeeded("reading items")
-            return ContinuedChunk(lease: lease, items: items)
-        case .failure(let error):
-            // Unknown, never empty: an empty list would complete the chunk
-            // with its items never run.
-            faults.failed("reading items", error)
-            return ContinuedChunk(lease: lease, items: nil)
-        }
-    }
-
     /// Runs one process: feeds it `lease` (its `carried` items, or its pending
     /// ones), then further chunks of the same job, until there are none.
     private func runStreamProcess(_ first: ChunkLease, carried: [WorkItem]?, attempts: [Int64: Int]) async -> StreamEnd {
+        let prefetch = StreamPrefetch()
+        let end = await runStreamProcess(first, carried: carried, attempts: attempts, prefetch: prefetch)
+        // A next chunk claimed ahead and never fed (the process died, the
+        // lease was lost, the pool stops) goes back at once.
+        if let pending = prefetch.take(), let unused = await pending.value {
+            logger.debug("job \(unused.lease.job.id): handing back lines \(unused.lease.firstLine)-\(unused.lease.lastLine), claimed ahead for a process that stopped")
+            await release(unused.lease)
+        }
+        return end
+    }
+
+    private func runStreamProcess(
+        _ first: ChunkLease, carried: [WorkItem]?, attempts: [Int64: Int], prefetch: StreamPrefetch
+    ) async -> StreamEnd {
         let spec = first.job.spec
         let separator: UInt8 = spec.nulSeparated ? 0 : 10
         guard let program = spec.argumentBytes.first,
@@ -231,17 +215,28 @@ extension WorkerPool {
                 var lease = first
                 let firstItems: [WorkItem]? = if let carried { carried } else { await pendingItems(lease) }
                 guard var items = firstItems else { return .stopped(lease) }
+                // Whether this chunk's items were written already, after the
+                // previous chunk's, while the process still answered those.
+                var written = false
+                var stoppedWithItemsFed = false
                 while true {
-                    var payload: [UInt8] = []
-                    for item in items {
-                        payload.append(contentsOf: item.data)
-                        payload.append(separator)
-                    }
                     let writer = execution.standardInputWriter
+                    let ahead: Task<ContinuedChunk?, Never>? = if shouldPrefetch(after: lease) {
+                        prefetch.start { [current = lease] in await self.claimNext(after: current) }
+                    } else {
+                        nil
+                    }
                     // Writing runs beside reading (a process answering a long chunk
                     // fills its stdout before it has read all its input); the body
-                    // awaits or cancels it before it moves on.
-                    let writing = Task { _ = try? await writer.write(payload) }
+                    // awaits or cancels it before it moves on. With the next chunk
+                    // claimed ahead, its items follow at once, so the process never
+                    // waits at a chunk boundary. True when they were written.
+                    let writing = Task { [items, written] () -> Bool in
+                        if !written { _ = try? await writer.write(Self.payload(items, separator: separator)) }
+                        guard let ahead, let next = await ahead.value, let nextItems = next.items, !Task.isCancelled
+                        else { return false }
+                        return (try? await writer.write(Self.payload(nextItems, separator: separator))) != nil
+                    }
                     var results: [ItemRecord] = []
                     var started = Date()
                     for (index, item) in items.enumerated() {
@@ -270,7 +265,7 @@ extension WorkerPool {
                                 await committer.submit(lease, results, completesChunk: false)
                                 return .stopped(lease)
                             }
-                            await writing.value
+                            _ = await writing.value
                             await committer.submit(lease, results, completesChunk: false)
                             let reason = watch.timedOut
                                 ? "timed out after \(String(format: "%.3g", timeoutSeconds ?? 0)) s" : "exited"
@@ -282,13 +277,26 @@ extension WorkerPool {
                         started = now
                     }
                     watch.awaiting(line: nil)
-                    await writing.value
+                    written = await writing.value
                     await committer.submit(lease, results, completesChunk: true)
                     if let verdict = committer.verdict(for: lease), verdict != .recorded { return .stopped(lease) }
                     if let average = items.isEmpty ? nil : Date().timeIntervalSince(started) / Double(items.count) {
                         sizer.observe(job: lease.job.id, seconds: average)
                     }
-                    guard !isStopping, let more = await claimSameJob(after: lease) else { break }
+                    let claimed: ContinuedChunk? = if let pending = prefetch.take() {
+                        await pending.value
+                    } else if isStopping {
+                        nil
+                    } else {
+                        await claimNext(after: lease)
+                    }
+                    guard let more = claimed else { break }
+                    if isStopping {
+                        await release(more.lease)
+                        stoppedWithItemsFed = written
+                        break
+                    }
+                    adopt(more.lease)
                     lease = more.lease
                     watch.lease = more.lease
                     guard let pending = more.items else {
@@ -299,7 +307,10 @@ extension WorkerPool {
                 }
                 try? await execution.standardInputWriter.finish()
                 // Anything the process writes after its last answer breaks the one-line-per-item contract.
-                if let extra = try? await reader.next() {
+                if stoppedWithItemsFed {
+                    // It was fed a chunk handed back since: its answers are not recorded.
+                    while (try? await reader.next()) != nil {}
+                } else if let extra = try? await reader.next() {
                     logger.warning("job \(lease.job.id): the stream process wrote more lines than it was given items (first extra: \(String(decoding: extra.prefix(80), as: UTF8.self))); results may be misaligned")
                     while (try? await reader.next()) != nil {}
                 }

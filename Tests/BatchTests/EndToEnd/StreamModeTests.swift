@@ -30,6 +30,28 @@ extension EndToEnd {
             #expect(records[9]["output"] as? String == "100\n", "a new process took the rest")
         }
 
+        /// A slot claims its job's next chunk and writes its items while the
+        /// process still answers the current one: when the process dies with
+        /// a chunk fed ahead, that chunk goes back and every item still gets
+        /// exactly one result, its own.
+        @Test func aProcessThatDiesWithTheNextChunkFedAheadLosesNothing() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "2"])
+            let marker = env.directory.file("died")
+            // The first process past line 6000 dies (once): by then chunks are
+            // sized from measured times, and the next one is fed ahead.
+            let script = "while read x; do [ $x -gt 6000 ] && [ ! -e \(marker) ] && touch \(marker) && exit 1; echo got-$x; done"
+            let count = 12_000
+            let run = try env.batch(
+                ["run", "--stream", "--retries", "1", "--retry-delay", "10ms", "--", "sh", "-c", script],
+                input: (1...count).map { "\($0)\n" }.joined(), timeout: 120)
+            #expect(run.status == 0, "\(run.err)")
+            #expect(FileManager.default.fileExists(atPath: marker), "a process did die")
+            #expect(run.out == (1...count).map { "got-\($0)\n" }.joined())
+            let id = try #require(try env.store().jobsList(limit: 1).first?.id)
+            #expect(try env.store().jobFetch(id)?.finishedCount == Int64(count))
+        }
+
         @Test func retriesAndTimeoutsApplyPerItem() throws {
             let env = BatchEnvironment()
             try env.startDaemon(["--workers", "1"])
