@@ -140,10 +140,11 @@ public protocol BatchStore: Sendable {
     /// counted as running, whether or not its end is committed yet. With
     /// `sameJob`, the worker asks for more of that lease's job (a stream-mode
     /// slot keeps feeding its running process): it gets a chunk only while
-    /// that job is still the one owed a worker.
+    /// that job is still the one owed a worker. Jobs in `excluding` are not
+    /// candidates (a daemon's `--allow` refused their command).
     func chunkClaim(
         owner: String, now: Date, leaseDuration: TimeInterval, after previous: ChunkLease?, sameJob: Bool,
-        chunkSize: (Job, _ unclaimed: Int64) -> Int
+        excluding: Set<JobID>, chunkSize: (Job, _ unclaimed: Int64) -> Int
     ) throws -> ChunkLease?
 
     /// The items of the lease's range that have no result yet, in line order,
@@ -239,7 +240,18 @@ extension BatchStore {
     public func chunkClaim(
         owner: String, now: Date, leaseDuration: TimeInterval, chunkSize: (Job, _ unclaimed: Int64) -> Int
     ) throws -> ChunkLease? {
-        try chunkClaim(owner: owner, now: now, leaseDuration: leaseDuration, after: nil, sameJob: false, chunkSize: chunkSize)
+        try chunkClaim(
+            owner: owner, now: now, leaseDuration: leaseDuration, after: nil, sameJob: false, excluding: [], chunkSize: chunkSize)
+    }
+
+    /// A claim with no job excluded.
+    public func chunkClaim(
+        owner: String, now: Date, leaseDuration: TimeInterval, after previous: ChunkLease?, sameJob: Bool,
+        chunkSize: (Job, _ unclaimed: Int64) -> Int
+    ) throws -> ChunkLease? {
+        try chunkClaim(
+            owner: owner, now: now, leaseDuration: leaseDuration, after: previous, sameJob: sameJob, excluding: [],
+            chunkSize: chunkSize)
     }
 
     /// Records results for items of the lease's range, in one transaction, if

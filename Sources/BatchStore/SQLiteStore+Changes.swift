@@ -22,6 +22,9 @@ extension SQLiteStore {
             return
         }
         defer { Glibc.close(fd) }
+        // Only this database's files count: another database in the folder
+        // (or a log file) must not wake its waiters.
+        let name = Array((path as NSString).lastPathComponent.utf8)
         // A write to the WAL is seen when it starts, before its commit is
         // visible (the commit's last step updates the shared memory index,
         // which no event reports): after an event, look again every 5 ms for
@@ -33,11 +36,29 @@ extension SQLiteStore {
             let wait = settling > now ? min(.milliseconds(5), deadline - now) : deadline - now
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let milliseconds = Int32(min(Double(Int32.max), max(1, Double(wait.components.seconds) * 1000 + Double(wait.components.attoseconds) / 1e15)))
-            if poll(&poller, 1, milliseconds) > 0 {
-                // Drain what queued up: one look at the version covers them all.
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                while Glibc.read(fd, &buffer, buffer.count) > 0 {}
+            if poll(&poller, 1, milliseconds) > 0, Self.drainEvents(fd, naming: name) {
                 settling = ContinuousClock.now + .milliseconds(200)
+            }
+        }
+    }
+
+    /// Reads every queued event (one look at the version covers them all);
+    /// whether any was about a file whose name starts with `name` (the
+    /// database, its `-wal`, its `-journal`).
+    static func drainEvents(_ fd: Int32, naming name: [UInt8]) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        var relevant = false
+        while true {
+            let count = Glibc.read(fd, &buffer, buffer.count)
+            guard count > 0 else { return relevant }
+            // struct inotify_event { int wd; uint32_t mask, cookie, len; char name[len]; }
+            var offset = 0
+            while offset + 16 <= count {
+                let length = Int(buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) })
+                let start = offset + 16
+                let end = min(start + length, count)
+                if !relevant, end - start >= name.count, Array(buffer[start..<(start + name.count)]) == name { relevant = true }
+                offset = start + length
             }
         }
     }

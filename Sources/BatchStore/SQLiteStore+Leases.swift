@@ -5,7 +5,7 @@ import GRDBSQLite
 extension SQLiteStore {
     public func chunkClaim(
         owner: String, now: Date, leaseDuration: TimeInterval, after previous: ChunkLease?, sameJob: Bool,
-        chunkSize: (Job, Int64) -> Int
+        excluding: Set<JobID>, chunkSize: (Job, Int64) -> Int
     ) throws -> ChunkLease? {
         let only = sameJob ? previous?.job.id.rawValue : nil
         // Only jobs of this process's uid: a daemon never runs another user's
@@ -19,12 +19,12 @@ extension SQLiteStore {
         // transaction, where it holds. A stream slot continuing its job is
         // not idle: it goes straight to the write.
         if only == nil {
-            guard try read({ db in try Self.owedJob(db, uid: uid, fileOwner: fileOwner, after: previous, only: nil, now: now) }) != nil
+            guard try read({ db in try Self.owedJob(db, uid: uid, fileOwner: fileOwner, after: previous, only: nil, excluding: excluding, now: now) }) != nil
             else { return nil }
         }
         let expiry = moment + leaseDuration
         return try write { db in
-            guard let chosen = try Self.owedJob(db, uid: uid, fileOwner: fileOwner, after: previous, only: only, now: now) else {
+            guard let chosen = try Self.owedJob(db, uid: uid, fileOwner: fileOwner, after: previous, only: only, excluding: excluding, now: now) else {
                 return nil
             }
             let job = try Self.requireJob(db, chosen)
@@ -108,9 +108,11 @@ extension SQLiteStore {
     /// just-finished lease) not counted as running; with `only`, that job or
     /// none (a stream slot continues its job only while it is still owed).
     static func owedJob(
-        _ db: Database, uid: Int64, fileOwner: Int64, after previous: ChunkLease?, only: Int64?, now: Date
+        _ db: Database, uid: Int64, fileOwner: Int64, after previous: ChunkLease?, only: Int64?, excluding: Set<JobID>,
+        now: Date
     ) throws -> JobID? {
-        let candidates = try schedulingCandidates(db, uid: uid, fileOwner: fileOwner, excluding: previous)
+        var candidates = try schedulingCandidates(db, uid: uid, fileOwner: fileOwner, excluding: previous)
+        if !excluding.isEmpty { candidates.removeAll { excluding.contains($0.job) } }
         guard let chosen = FairShare.next(among: candidates, now: now), only == nil || chosen.rawValue == only else {
             return nil
         }

@@ -168,13 +168,14 @@ public final class WorkerPool: Service {
                 let started = DispatchTime.now()
                 seen = delay >= configuration.pollInterval.upperBound ? store.storageVersion() : nil
                 let (store, owner, duration, sizer, finished) = (store, configuration.owner, configuration.leaseDuration, sizer, previous)
+                let excluded = configuration.admission.excluded
                 // Cancellable: a daemon that stops does not wait for a claim
                 // stuck on a locked store (a late claim's chunk is handed back
                 // by the next daemon here, its holder being gone).
                 lease = try await offloadedUntilCancelled {
                     try store.chunkClaim(
                         owner: owner, now: try store.storageClock(), leaseDuration: duration, after: finished, sameJob: false,
-                        chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+                        excluding: excluded, chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
                 }
                 if lease != nil { metrics.claimDuration.recordInterval(since: started) }
                 faults.succeeded("claiming work")
@@ -190,6 +191,10 @@ public final class WorkerPool: Service {
                 continue
             }
             delay = configuration.pollInterval.lowerBound
+            guard configuration.admission.admits(lease.job) else {
+                await refuse(lease)
+                continue
+            }
             previous = lease
             working(on: lease)
             if lease.job.spec.stream, handler.runsStreamProcesses {
@@ -205,6 +210,21 @@ public final class WorkerPool: Service {
                 }
             }
             working(on: nil)
+        }
+    }
+
+    /// Hands back a chunk of a job whose command `--allow` refuses (the job
+    /// is excluded from this daemon's claims from now on) and records why on
+    /// the job, for `batch status`.
+    private func refuse(_ lease: ChunkLease) async {
+        await release(lease)
+        let reason = configuration.admission.reason(for: lease.job, daemon: configuration.displayName)
+        logger.notice("job \(lease.job.id): not run here: \(reason)")
+        let store = self.store
+        do {
+            try await offloadedUntilCancelled { try store.jobWarningRecord(lease.job.id, reason, now: try store.storageClock()) }
+        } catch {
+            faults.failed("recording a warning", error)
         }
     }
 

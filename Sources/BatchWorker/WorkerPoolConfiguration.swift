@@ -27,7 +27,11 @@ public struct WorkerPoolConfiguration: Sendable {
     /// job is runnable (a commit wakes it sooner); the bound for a store
     /// whose changes cannot be watched (another host's writes to a network
     /// file system).
-    public var idleWait: TimeInterval = 2
+    public var idleWait: TimeInterval = 5
+    /// Which jobs' commands this daemon runs (`batchd --allow`); all by default.
+    public var admission: JobAdmission = .everything
+    /// How the daemon names itself in what it records on a job (`batch status`).
+    public var displayName = "batchd"
 
     public init(
         owner: String, workers: Int, leaseDuration: TimeInterval = 30, grace: Duration = .seconds(10),

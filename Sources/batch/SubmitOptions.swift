@@ -37,6 +37,14 @@ struct SubmitOptions: ParsableArguments {
     @Option(name: .customLong("max-output"), help: "The largest output one item may produce (suffixes K, M, G); past it the command is stopped and the item fails.")
     var maxOutput: String = "16M"
 
+    @Option(name: .customLong("env"), help: ArgumentHelp(
+        "Also store this environment variable with the job (a name or a glob, such as 'AWS_*'; repeatable). Only these and PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TZ, TMPDIR, PYTHONPATH, VIRTUAL_ENV and CONDA_* are stored and given to the command.",
+        valueName: "name"))
+    var env: [String] = []
+
+    @Flag(name: .customLong("env-all"), help: "Store the whole environment with the job, secrets included (anyone who can read the job can read them).")
+    var envAll = false
+
     @Flag(name: .customLong("no-check"), help: "Do not check at submit that the command can be found here (for a command that only exists where the daemons run).")
     var noCheck = false
 
@@ -94,6 +102,9 @@ struct SubmitOptions: ParsableArguments {
         guard Self.parseSize(maxOutput) != nil else {
             throw ValidationError("--max-output takes a size in bytes like 4096, 64K or 16M, not '\(maxOutput)'")
         }
+        if let bad = env.first(where: { !EnvironmentAllowlist.isValidPattern($0) }) {
+            throw ValidationError("--env takes a variable name or a glob such as 'AWS_*', not '\(bad)'")
+        }
         try parallel.validate(stream: stream)
         if itemsMarker != nil, input != nil {
             throw ValidationError("the items come either after ::: or from --input, not both")
@@ -140,7 +151,7 @@ struct SubmitOptions: ParsableArguments {
         "--null", "--input", "--chunksize", "--max-item-size", "--stream", "--retries", "--retry-delay", "--timeout",
         "--halt", "--max-output", "--no-check", "--jobs", "--max-args", "--shell", "--colsep", "--dry-run", "--db",
         "--unordered", "--json", "--tag", "--joblog", "--progress", "--no-progress", "--resume", "--priority", "--weight",
-        "--rate",
+        "--rate", "--env", "--env-all",
     ]
 
     static func parseSize(_ text: String) -> Int? {
@@ -161,6 +172,12 @@ struct SubmitOptions: ParsableArguments {
             throw CLIError(.noInput, "cannot read the input file \(input): \(String(cString: strerror(errno)))")
         }
         return (fd, input)
+    }
+
+    /// The variables of this process's environment that `--env` and the
+    /// default list admit (`EnvironmentAllowlist`), as raw bytes.
+    var storedEnvironment: [Data] {
+        EnvironmentAllowlist(adding: env, all: envAll).filter(Self.currentEnvironment())
     }
 
     /// This process's environment, as raw bytes: recorded with the job so the
@@ -215,7 +232,7 @@ struct SubmitOptions: ParsableArguments {
         return JobSpec(
             command: arguments.map { String(decoding: $0, as: UTF8.self) },
             workingDirectory: folder.map { String(decoding: $0, as: UTF8.self) } ?? FileManager.default.currentDirectoryPath,
-            environment: Self.currentEnvironment(),
+            environment: storedEnvironment,
             chunkSize: chunkSizePolicy,
             nulSeparated: null,
             retries: retries,

@@ -52,6 +52,11 @@ struct Batchd: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics at http://ADDRESS/metrics: a port (bound to 127.0.0.1) or HOST:PORT.")
     var metrics: String?
 
+    @Option(name: .customLong("allow"), parsing: .upToNextOption, help: ArgumentHelp(
+        "Run only jobs whose command resolves to one of these executables (symbolic links resolved); other jobs stay pending for another daemon, and `batch status` says why. It allows an executable, not what it does: allowing python3 or sh allows any program they run.",
+        valueName: "path"))
+    var allow: [String] = []
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -68,6 +73,11 @@ struct Batchd: AsyncParsableCommand {
             }
         }
         guard DurationText.seconds(lease)! >= 1 else { throw ValidationError("--lease must be at least 1s") }
+        for path in allow {
+            guard path.hasPrefix("/"), let resolved = JobAdmission.canonical(path), access(resolved, X_OK) == 0 else {
+                throw ValidationError("--allow takes the absolute path of an executable file; '\(path)' is not one")
+            }
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
         if let metrics, Self.metricsAddress(metrics) == nil {
             throw ValidationError("--metrics takes a port (9464) or HOST:PORT (127.0.0.1:9464), not '\(metrics)'")
@@ -138,13 +148,13 @@ struct Batchd: AsyncParsableCommand {
             keep: keep == "never" ? nil : DurationText.seconds(keep), logger: logger, faults: faults)
         // At once, so that work of a daemon that died here is taken back before the first claim.
         maintenance.runOnce(now: now)
-        let pool = WorkerPool(
-            store: store, handler: CommandHandler(),
-            configuration: WorkerPoolConfiguration(
-                owner: record.id, workers: workers, leaseDuration: leaseDuration,
-                grace: .milliseconds(Int64(DurationText.seconds(grace)! * 1000)),
-                streamAnswerWarning: DurationText.seconds(streamWarnAfter)!),
-            logger: logger, faults: faults)
+        var configuration = WorkerPoolConfiguration(
+            owner: record.id, workers: workers, leaseDuration: leaseDuration,
+            grace: .milliseconds(Int64(DurationText.seconds(grace)! * 1000)),
+            streamAnswerWarning: DurationText.seconds(streamWarnAfter)!)
+        if !allow.isEmpty { configuration.admission = JobAdmission(allowing: allow) }
+        configuration.displayName = "batchd on \(record.host) (pid \(record.pid))"
+        let pool = WorkerPool(store: store, handler: CommandHandler(), configuration: configuration, logger: logger, faults: faults)
         logger.info("serving \(store.location) with \(workers) worker(s), pid \(identity.pid)")
         // Services stop in reverse order: the pool drains first while maintenance keeps its leases alive.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

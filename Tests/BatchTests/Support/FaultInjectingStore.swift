@@ -116,8 +116,8 @@ final class FaultInjectingStore: BatchStore {
         return base.storageStillAtLocation()
     }
 
-    func chunkClaim( owner: String, now: Date, leaseDuration: TimeInterval, after previous: ChunkLease?, sameJob: Bool, chunkSize: (Job, _ unclaimed: Int64) -> Int ) throws -> ChunkLease? {
-        try check("chunkClaim"); return try base.chunkClaim(owner: owner, now: now, leaseDuration: leaseDuration, after: previous, sameJob: sameJob, chunkSize: chunkSize)
+    func chunkClaim( owner: String, now: Date, leaseDuration: TimeInterval, after previous: ChunkLease?, sameJob: Bool, excluding: Set<JobID>, chunkSize: (Job, _ unclaimed: Int64) -> Int ) throws -> ChunkLease? {
+        try check("chunkClaim"); return try base.chunkClaim(owner: owner, now: now, leaseDuration: leaseDuration, after: previous, sameJob: sameJob, excluding: excluding, chunkSize: chunkSize)
     }
 
     func itemsPending(for lease: ChunkLease, afterLine: Int64, limit: Int) throws -> [WorkItem] {
