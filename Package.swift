@@ -28,6 +28,12 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // libpq, PostgreSQL's C client (libpq-dev): synchronous like the
+        // store seam, and it reads URLs, key=value strings, PG* variables,
+        // ~/.pgpass and sslmode as psql does.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", providers: [.apt(["libpq-dev"])]),
+        // The PostgreSQL backend: a target of its own, so only it links libpq.
+        .target(name: "BatchPostgres", dependencies: ["BatchStore", "CLibPQ"]),
         // posix_spawn with PR_SET_PDEATHSIG (commands die with a SIGKILLed
         // daemon), which needs a step in the child that Swift cannot write;
         // and the Linux calls Swift's Glibc module does not import (pipe2,
@@ -73,7 +79,7 @@ let package = Package(
         .testTarget(
             name: "BatchTests",
             dependencies: [
-                "BatchStore", "BatchWorker", "batch", "batchd", "square-numbers",
+                "BatchStore", "BatchWorker", "BatchPostgres", "batch", "batchd", "square-numbers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]

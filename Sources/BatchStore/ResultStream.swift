@@ -84,7 +84,7 @@ public struct ResultStream: Sendable {
             let seen = job.isDraining ? nil : before
             repeat {
                 if let seen, delay >= pollInterval.upperBound {
-                    await Self.onThread { [store] in store.storageWaitForChange(from: seen, timeout: 1) }
+                    await Self.onThread { [store] in store.storageWaitForChange(from: seen, timeout: 5) }
                     try Task.checkCancellation()
                 } else {
                     try await Task.sleep(for: .seconds(delay))

@@ -1,0 +1,122 @@
+/// The PostgreSQL schema: the SQLite schema's tables, constraints, foreign
+/// keys and partial indexes (as of its v8), in PostgreSQL's types. Times are
+/// `timestamptz` on the server's clock; bytes are `bytea`.
+///
+/// Append-only, as for SQLite: a shipped migration is never edited; a
+/// change is a new entry. `PostgresStore` applies them in one transaction
+/// under an advisory lock, so daemons starting at once migrate once.
+enum PostgresSchema {
+    /// The advisory lock key of migrations ("btch").
+    static let migrationLock: Int64 = 0x6274_6368
+
+    static let migrations: [(name: String, sql: String)] = [
+        ("v1: jobs, items, chunks, results, daemons", """
+            CREATE TABLE job (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                command text[] NOT NULL,
+                command_bytes bytea NOT NULL,
+                working_directory bytea NOT NULL,
+                environment bytea NOT NULL,
+                chunk_size integer NOT NULL CHECK (chunk_size >= 0),
+                nul_separated boolean NOT NULL,
+                stream boolean NOT NULL,
+                retries integer NOT NULL CHECK (retries >= 0),
+                retry_delay double precision NOT NULL CHECK (retry_delay >= 0),
+                timeout_seconds double precision CHECK (timeout_seconds > 0),
+                timeout_percent double precision CHECK (timeout_percent > 0),
+                max_output bigint NOT NULL CHECK (max_output >= 0),
+                halt_when text CHECK (halt_when IN ('now', 'soon')),
+                halt_fail_count bigint CHECK (halt_fail_count >= 1),
+                halt_fail_percent double precision CHECK (halt_fail_percent > 0 AND halt_fail_percent <= 100),
+                halt_reason text,
+                state text NOT NULL CHECK (state IN ('open', 'sealed', 'complete', 'failed', 'cancelled')),
+                next_sequence bigint NOT NULL DEFAULT 1,
+                item_count bigint NOT NULL DEFAULT 0 CHECK (item_count >= 0),
+                next_line bigint NOT NULL DEFAULT 1 CHECK (next_line BETWEEN 1 AND item_count + 1),
+                finished_count bigint NOT NULL DEFAULT 0 CHECK (finished_count BETWEEN 0 AND item_count),
+                failed_count bigint NOT NULL DEFAULT 0 CHECK (failed_count BETWEEN 0 AND finished_count),
+                created_at timestamptz NOT NULL DEFAULT now(),
+                sealed_at timestamptz,
+                finished_at timestamptz,
+                -- Who submitted it: the database role (row-level security
+                -- decides who may read and run it).
+                owner_role name NOT NULL DEFAULT current_user,
+                submitter_host text,
+                submitter_pid integer,
+                submitter_start bigint,
+                submitter_machine text,
+                warning text,
+                warning_at timestamptz,
+                max_running integer CHECK (max_running >= 1),
+                max_running_percent double precision CHECK (max_running_percent > 0),
+                group_size integer CHECK (group_size >= 0),
+                item_token bytea,
+                column_separator text,
+                priority integer NOT NULL DEFAULT 0,
+                weight double precision NOT NULL DEFAULT 1 CHECK (weight > 0),
+                rate_per_second double precision CHECK (rate_per_second > 0),
+                rate_next_at timestamptz,
+                CHECK (state <> 'complete' OR finished_count = item_count),
+                CHECK ((halt_when IS NULL) = (halt_fail_count IS NULL AND halt_fail_percent IS NULL))
+            );
+            CREATE INDEX job_runnable ON job (id) WHERE state IN ('open', 'sealed');
+
+            CREATE TABLE item (
+                job_id bigint NOT NULL REFERENCES job (id) ON DELETE CASCADE,
+                line bigint NOT NULL CHECK (line >= 1),
+                data bytea NOT NULL,
+                PRIMARY KEY (job_id, line)
+            );
+
+            CREATE TABLE chunk (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                job_id bigint NOT NULL REFERENCES job (id) ON DELETE CASCADE,
+                first_line bigint NOT NULL,
+                last_line bigint NOT NULL,
+                state text NOT NULL CHECK (state IN ('leased', 'released', 'done')),
+                owner text,
+                lease_expires_at timestamptz,
+                fence bigint NOT NULL CHECK (fence >= 1),
+                slot integer CHECK (slot >= 1),
+                CHECK (1 <= first_line AND first_line <= last_line),
+                CHECK ((state = 'leased') = (owner IS NOT NULL AND lease_expires_at IS NOT NULL))
+            );
+            CREATE INDEX chunk_released ON chunk (job_id, first_line) WHERE state = 'released';
+            CREATE INDEX chunk_owner ON chunk (owner) WHERE state = 'leased';
+            CREATE INDEX chunk_expiry ON chunk (lease_expires_at) WHERE state = 'leased';
+            CREATE INDEX chunk_leased_job ON chunk (job_id) WHERE state = 'leased';
+
+            CREATE TABLE result (
+                job_id bigint NOT NULL,
+                line bigint NOT NULL,
+                sequence bigint NOT NULL CHECK (sequence >= 1),
+                status text NOT NULL CHECK (status IN ('succeeded', 'failed')),
+                exit_status integer,
+                signal integer,
+                output bytea NOT NULL,
+                error_output bytea NOT NULL,
+                reason text,
+                attempts integer NOT NULL CHECK (attempts >= 1),
+                started_at timestamptz NOT NULL,
+                finished_at timestamptz NOT NULL,
+                group_first bigint,
+                group_last bigint,
+                PRIMARY KEY (job_id, line),
+                UNIQUE (job_id, sequence),
+                FOREIGN KEY (job_id, line) REFERENCES item (job_id, line) ON DELETE CASCADE
+            );
+
+            CREATE TABLE daemon (
+                id text PRIMARY KEY,
+                host text NOT NULL,
+                pid integer NOT NULL,
+                process_start bigint NOT NULL,
+                workers integer NOT NULL CHECK (workers >= 1),
+                started_at timestamptz NOT NULL,
+                heartbeat_at timestamptz NOT NULL DEFAULT now(),
+                role name NOT NULL DEFAULT current_user,
+                machine text
+            );
+            """),
+    ]
+}

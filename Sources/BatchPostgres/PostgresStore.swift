@@ -1,0 +1,139 @@
+import BatchStore
+import Foundation
+import Synchronization
+
+/// The PostgreSQL backend, under construction: the schema and its
+/// migrations, the server's clock and the daemon registry so far. It does
+/// not conform to `BatchStore` yet, and `StoreFactory` does not open it:
+/// `--db postgres://…` is refused until every operation of the seam is here
+/// and passes the conformance suite.
+///
+/// One connection, its calls serialised: a daemon's calls already come one
+/// at a time from threads of their own (`offloaded`).
+public final class PostgresStore: Sendable {
+    private let connection: Mutex<PostgresConnection>
+    /// How the store is shown: the URL without its password.
+    public let displayName: String
+
+    /// Connects (`conninfo` in any form libpq takes: a URL, key=value
+    /// pairs, with `PG*` variables and `~/.pgpass` applied) and brings the
+    /// schema up to date.
+    public init(conninfo: String) throws {
+        let connection = try PostgresConnection(conninfo: conninfo)
+        displayName = connection.displayName
+        try Self.migrate(connection)
+        self.connection = Mutex(connection)
+    }
+
+    private func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try connection.withLock { try body($0) }
+    }
+
+    public func close() {
+        connection.withLock { $0.close() }
+    }
+
+    // MARK: - Schema
+
+    /// Applies the migrations not yet applied, in one transaction under an
+    /// advisory lock: several daemons starting at once on a new database
+    /// migrate it once, the others wait and find it done.
+    static func migrate(_ connection: PostgresConnection) throws {
+        try connection.transaction {
+            try connection.execute("SELECT pg_advisory_xact_lock($1)", [.int(PostgresSchema.migrationLock)])
+            try connection.executeScript("""
+                CREATE TABLE IF NOT EXISTS batch_migration (
+                    name text PRIMARY KEY,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """)
+            let applied = try connection.execute("SELECT name FROM batch_migration")
+            let done = Set((0..<applied.count).compactMap { applied.string($0, 0) })
+            let known = Set(PostgresSchema.migrations.map(\.name))
+            if let newer = done.subtracting(known).sorted().first {
+                // Written by a newer release: nothing is changed.
+                throw StoreError(
+                    .cannotOpen, "the database was migrated by a newer release of batch (\(newer)); this one cannot use it")
+            }
+            for migration in PostgresSchema.migrations where !done.contains(migration.name) {
+                try connection.executeScript(migration.sql)
+                try connection.execute("INSERT INTO batch_migration (name) VALUES ($1)", [.text(migration.name)])
+            }
+        }
+    }
+
+    /// The migrations applied, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try run { connection in
+            let result = try connection.execute("SELECT name FROM batch_migration ORDER BY applied_at, name")
+            return (0..<result.count).compactMap { result.string($0, 0) }
+        }
+    }
+
+    // MARK: - Time
+
+    /// The server's clock: leases and heartbeats of daemons on several hosts
+    /// are written and compared on one clock.
+    public func storageClock() throws -> Date {
+        try run { connection in
+            let result = try connection.execute("SELECT extract(epoch FROM clock_timestamp())::float8")
+            guard let seconds = result.double(0, 0) else { throw StoreError(.storage, "\(displayName): no clock") }
+            return Date(timeIntervalSince1970: seconds)
+        }
+    }
+
+    // MARK: - Daemons
+
+    public func daemonRegister(_ daemon: DaemonRecord) throws {
+        try run { connection in
+            try connection.execute("""
+                INSERT INTO daemon (id, host, pid, process_start, workers, started_at, heartbeat_at, machine)
+                VALUES ($1, $2, $3, $4, $5, to_timestamp($6), clock_timestamp(), $7)
+                ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+                    process_start = excluded.process_start, workers = excluded.workers,
+                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, machine = excluded.machine
+                """,
+                [.text(daemon.id), .text(daemon.host), .int(Int64(daemon.pid)), .int(daemon.processStart),
+                 .int(daemon.workers), .double(daemon.startedAt.timeIntervalSince1970), .string(daemon.machineID)])
+        }
+    }
+
+    /// Beats on the server's clock (`now` is the caller's, and unused: on
+    /// several hosts only one clock may judge liveness).
+    public func daemonHeartbeat(id: String, now _: Date) throws -> Bool {
+        try run { connection in
+            try connection.execute("UPDATE daemon SET heartbeat_at = clock_timestamp() WHERE id = $1", [.text(id)]).changed > 0
+        }
+    }
+
+    public func daemonsList() throws -> [DaemonRecord] {
+        try run { connection in
+            let rows = try connection.execute("""
+                SELECT id, host, pid, process_start, workers, extract(epoch FROM started_at)::float8,
+                       extract(epoch FROM heartbeat_at)::float8, machine
+                FROM daemon ORDER BY started_at, id
+                """)
+            return (0..<rows.count).map { row in
+                DaemonRecord(
+                    id: rows.string(row, 0) ?? "", host: rows.string(row, 1) ?? "", pid: Int32(rows.int(row, 2) ?? 0),
+                    processStart: rows.int(row, 3) ?? 0, workers: Int(rows.int(row, 4) ?? 1),
+                    startedAt: Date(timeIntervalSince1970: rows.double(row, 5) ?? 0),
+                    heartbeatAt: Date(timeIntervalSince1970: rows.double(row, 6) ?? 0),
+                    uid: nil, machineID: rows.string(row, 7))
+            }
+        }
+    }
+
+    /// Removes a daemon's record and hands back its chunks, in one transaction.
+    public func daemonDeleteReleasingChunks(id: String) throws -> Int {
+        try run { connection in
+            try connection.transaction {
+                try connection.execute("DELETE FROM daemon WHERE id = $1", [.text(id)])
+                return try connection.execute("""
+                    UPDATE chunk SET state = 'released', owner = NULL, lease_expires_at = NULL
+                    WHERE owner = $1 AND state = 'leased'
+                    """, [.text(id)]).changed
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import BatchStore
+@testable import BatchPostgres
+import Foundation
+import Testing
+
+/// The PostgreSQL backend as far as it goes (schema, clock, daemons), on a
+/// real server: the throw-away cluster of `scripts/test`.
+@Suite struct PostgresStoreTests {
+    @Test func sixStoresMigratingANewDatabaseAtOnceMigrateItOnce() async throws {
+        let conninfo = try PostgresCluster.freshDatabase()
+        let failures = await withTaskGroup(of: String?.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    // Blocking calls, each on a thread of its own.
+                    await withCheckedContinuation { continuation in
+                        Thread {
+                            do {
+                                let store = try PostgresStore(conninfo: conninfo)
+                                store.close()
+                                continuation.resume(returning: nil)
+                            } catch {
+                                continuation.resume(returning: "\(error)")
+                            }
+                        }.start()
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+        }
+        #expect(failures == [])
+        let store = try PostgresStore(conninfo: conninfo)
+        #expect(try store.appliedMigrations() == PostgresSchema.migrations.map(\.name), "each migration applied once")
+    }
+
+    @Test func aDatabaseMigratedByANewerReleaseIsRefusedUntouched() throws {
+        let conninfo = try PostgresCluster.freshDatabase()
+        _ = try PostgresStore(conninfo: conninfo)
+        let admin = try PostgresConnection(conninfo: conninfo)
+        try admin.execute("INSERT INTO batch_migration (name) VALUES ('v99: from the future')")
+        #expect {
+            _ = try PostgresStore(conninfo: conninfo)
+        } throws: { error in
+            (error as? StoreError)?.message.contains("migrated by a newer release of batch (v99: from the future)") == true
+        }
+        let names = try admin.execute("SELECT count(*) FROM batch_migration")
+        #expect(names.int(0, 0) == Int64(PostgresSchema.migrations.count + 1), "nothing was written")
+    }
+
+    @Test func heartbeatsAreOnTheServersClock() throws {
+        let store = try PostgresStore(conninfo: try PostgresCluster.freshDatabase())
+        let server = try store.storageClock()
+        #expect(abs(server.timeIntervalSinceNow) < 60, "this host and the server share a clock here")
+        // A daemon whose own clock is a day behind still beats "now" on the server's.
+        let dayAgo = Date().addingTimeInterval(-86_400)
+        let record = DaemonRecord(
+            id: "d1", host: "elsewhere", pid: 42, processStart: 7, workers: 2, startedAt: dayAgo, heartbeatAt: dayAgo,
+            machineID: "boot:ns")
+        try store.daemonRegister(record)
+        #expect(try store.daemonHeartbeat(id: "d1", now: dayAgo))
+        let listed = try #require(try store.daemonsList().first)
+        #expect(abs(listed.heartbeatAt.timeIntervalSince(try store.storageClock())) < 5)
+        #expect(listed.host == "elsewhere" && listed.pid == 42 && listed.workers == 2 && listed.machineID == "boot:ns")
+        #expect(try store.daemonDeleteReleasingChunks(id: "d1") == 0)
+        #expect(try store.daemonsList().isEmpty)
+        #expect(try !store.daemonHeartbeat(id: "d1", now: Date()), "a removed daemon's beat changes nothing")
+    }
+
+    @Test(arguments: [
+        "postgresql://batch:s3cret-pw@db.example:5433/jobs",
+        "host=db.example port=5433 user=batch password=s3cret-pw dbname=jobs",
+        "postgres://batch:s3cret-pw@db.example:5433/jobs?sslmode=require",
+    ])
+    func aPasswordIsNeverShown(_ conninfo: String) {
+        let shown = PostgresConnection.redacted(conninfo)
+        #expect(!shown.contains("s3cret"), "\(shown)")
+        #expect(shown == "postgresql://batch@db.example:5433/jobs")
+    }
+
+    @Test func anUnreachableServerIsUnavailableAndNamesNoPassword() {
+        #expect {
+            _ = try PostgresStore(conninfo: "postgresql://batch:s3cret-pw@127.0.0.1:1/jobs?connect_timeout=2")
+        } throws: { error in
+            let error = error as? StoreError
+            return error?.code == .unavailable && error?.message.contains("s3cret") == false
+                && error?.message.contains("postgresql://batch@127.0.0.1:1/jobs") == true
+        }
+    }
+}
