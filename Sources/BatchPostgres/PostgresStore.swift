@@ -2,36 +2,84 @@ import BatchStore
 import Foundation
 import Synchronization
 
-/// The PostgreSQL backend, under construction: the schema and its
-/// migrations, the server's clock and the daemon registry so far. It does
-/// not conform to `BatchStore` yet, and `StoreFactory` does not open it:
-/// `--db postgres://…` is refused until every operation of the seam is here
-/// and passes the conformance suite.
+/// The PostgreSQL backend. It passes the store conformance suite; the CLI
+/// and the daemon do not open it yet (`StoreFactory` refuses `postgres://`
+/// until wake-ups, roles and several hosts are done).
 ///
 /// One connection, its calls serialised: a daemon's calls already come one
 /// at a time from threads of their own (`offloaded`).
-public final class PostgresStore: Sendable {
+public final class PostgresStore: BatchStore {
     private let connection: Mutex<PostgresConnection>
     /// How the store is shown: the URL without its password.
     public let displayName: String
+    let conninfo: String
+    /// A second connection, only for `storageVersion`: it must not wait
+    /// behind a long call on the main one.
+    private let versionConnection = Mutex<PostgresConnection?>(nil)
+
+    public var location: StoreLocation { .postgres(conninfo) }
+    /// Every job on a server has a role; none is "stored before owners were recorded".
+    public var legacyOwner: UInt32 { 0 }
 
     /// Connects (`conninfo` in any form libpq takes: a URL, key=value
     /// pairs, with `PG*` variables and `~/.pgpass` applied) and brings the
     /// schema up to date.
     public init(conninfo: String) throws {
         let connection = try PostgresConnection(conninfo: conninfo)
+        self.conninfo = conninfo
         displayName = connection.displayName
         try Self.migrate(connection)
         self.connection = Mutex(connection)
     }
 
-    private func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try connection.withLock { try body($0) }
     }
 
     public func close() {
         connection.withLock { $0.close() }
+        versionConnection.withLock { $0?.close() }
     }
+
+    // MARK: - Storage
+
+    /// The server reclaims space itself (autovacuum).
+    public func storageCompact() throws -> Bool { true }
+
+    /// No write-ahead log of the client's to give back.
+    public func storageTruncateLog() throws {}
+
+    /// Changes whenever a job, chunk or result is written: the jobs'
+    /// counters and states and the newest chunk, summed over the jobs (one
+    /// small query on a second connection). `nil` when the server does not
+    /// answer.
+    public func storageVersion() -> StorageVersion? {
+        versionConnection.withLock { connection -> StorageVersion? in
+            do {
+                if connection == nil { connection = try PostgresConnection(conninfo: conninfo) }
+                let rows = try connection!.execute("""
+                    SELECT coalesce(sum(next_sequence + item_count + next_line), 0)::bigint, count(*),
+                           coalesce(max(id), 0), (SELECT coalesce(max(id), 0) FROM chunk),
+                           (SELECT count(*) FROM chunk WHERE state = 'leased'),
+                           coalesce(sum(hashtext(state)), 0)::bigint
+                    FROM job
+                    """)
+                return StorageVersion((0..<6).map { rows.int(0, $0) ?? 0 })
+            } catch {
+                return nil
+            }
+        }
+    }
+
+    /// Looks every 50 ms until the version changes or the timeout ends
+    /// (LISTEN/NOTIFY is to replace this).
+    public func storageWaitForChange(from version: StorageVersion, timeout: TimeInterval) {
+        let deadline = ContinuousClock.now + .seconds(max(0, timeout))
+        while ContinuousClock.now < deadline, storageVersion() == version { usleep(50_000) }
+    }
+
+    /// A server does not move away under its clients.
+    public func storageStillAtLocation() -> Bool { true }
 
     // MARK: - Schema
 
@@ -88,21 +136,25 @@ public final class PostgresStore: Sendable {
         try run { connection in
             try connection.execute("""
                 INSERT INTO daemon (id, host, pid, process_start, workers, started_at, heartbeat_at, machine)
-                VALUES ($1, $2, $3, $4, $5, to_timestamp($6), clock_timestamp(), $7)
+                VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($8), $7)
                 ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
                     process_start = excluded.process_start, workers = excluded.workers,
                     started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, machine = excluded.machine
                 """,
                 [.text(daemon.id), .text(daemon.host), .int(Int64(daemon.pid)), .int(daemon.processStart),
-                 .int(daemon.workers), .double(daemon.startedAt.timeIntervalSince1970), .string(daemon.machineID)])
+                 .int(daemon.workers), .double(daemon.startedAt.timeIntervalSince1970), .string(daemon.machineID),
+                 .double(daemon.heartbeatAt.timeIntervalSince1970)])
         }
     }
 
-    /// Beats on the server's clock (`now` is the caller's, and unused: on
-    /// several hosts only one clock may judge liveness).
-    public func daemonHeartbeat(id: String, now _: Date) throws -> Bool {
+    /// Beats at `now`: a daemon passes `storageClock()`, the server's
+    /// clock, so daemons of several hosts are judged on one clock (a test
+    /// may inject its own).
+    public func daemonHeartbeat(id: String, now: Date) throws -> Bool {
         try run { connection in
-            try connection.execute("UPDATE daemon SET heartbeat_at = clock_timestamp() WHERE id = $1", [.text(id)]).changed > 0
+            try connection.execute(
+                "UPDATE daemon SET heartbeat_at = to_timestamp($1) WHERE id = $2", [.double(now.timeIntervalSince1970), .text(id)]
+            ).changed > 0
         }
     }
 

@@ -10,6 +10,11 @@ import Foundation
 public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
     /// A SQLite database file (an absolute path).
     case file(String)
+    /// A PostgreSQL database: libpq's connection string as given (a URL or
+    /// key=value pairs; `PG*` variables and `~/.pgpass` fill in the rest).
+    /// It may hold a password: it travels only in an environment, and is
+    /// shown as `description`, which has none.
+    case postgres(String)
 
     /// The location `option` (a `--db` value) names, else the environment's.
     public static func resolve(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
@@ -45,20 +50,44 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
     public var environmentValue: String {
         switch self {
         case .file(let path): path
+        case .postgres(let conninfo): conninfo
         }
     }
 
-    /// Where an autostarted daemon logs: beside the file.
+    /// Where an autostarted daemon logs: beside the file; for a server,
+    /// `$XDG_STATE_HOME/batch/batchd.log` (else `~/.local/state/batch/`).
     public var daemonLogPath: String {
         switch self {
-        case .file(let path): path + "-batchd.log"
+        case .file(let path): return path + "-batchd.log"
+        case .postgres:
+            let environment = ProcessInfo.processInfo.environment
+            let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state"
+            return state + "/batch/batchd.log"
         }
     }
 
     public var description: String {
         switch self {
         case .file(let path): path
+        case .postgres(let conninfo): Self.withoutPassword(conninfo)
         }
+    }
+
+    /// A connection string with any password left out: from a URL's user
+    /// part, and a `password=` pair (the forms libpq reads).
+    static func withoutPassword(_ conninfo: String) -> String {
+        if let scheme = conninfo.range(of: "://") {
+            let rest = conninfo[scheme.upperBound...]
+            let authority = rest.prefix { $0 != "/" && $0 != "?" }
+            var shown = conninfo
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+                shown.removeSubrange(colon..<at)
+            }
+            // A password may also come as a query parameter.
+            return shown.replacing(/([?&])password=[^&]*/, with: { "\($0.output.1)password=…" })
+        }
+        return conninfo.replacing(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/, with: { _ in "password=…" })
     }
 }
 
@@ -68,6 +97,8 @@ public enum StoreFactory {
     public static func open(_ location: StoreLocation) throws -> any BatchStore {
         switch location {
         case .file(let path): try SQLiteStore(path: path)
+        case .postgres:
+            throw StoreError(.cannotOpen, "this build of batch has no PostgreSQL store yet; give --db a file path")
         }
     }
 }

@@ -1,3 +1,4 @@
+import BatchPostgres
 import BatchStore
 import Foundation
 import Testing
@@ -14,9 +15,12 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
 
     static let sqlite = StoreBackend(name: "SQLite") { scratch in try SQLiteStore(path: scratch + ".db") }
 
-    /// Every backend that can run on this machine. A backend whose server
-    /// is not running is left out of the arguments, and the run says so.
-    static var available: [StoreBackend] { [.sqlite] }
+    /// A fresh database of the test cluster for each store.
+    static let postgres = StoreBackend(name: "PostgreSQL") { _ in try PostgresStore(conninfo: try PostgresCluster.freshDatabase()) }
+
+    /// Every backend: PostgreSQL's server must be running (`scripts/test`
+    /// starts one); without it those tests fail, they are not skipped.
+    static var available: [StoreBackend] { [.sqlite, .postgres] }
 }
 
 /// `StoreConformance`, the behaviour every `BatchStore` backend must have,

@@ -1,3 +1,4 @@
+import BatchPostgres
 import BatchStore
 import Foundation
 import Synchronization
@@ -18,6 +19,12 @@ enum StoreConformance {
     }
 
     static func items(_ texts: [String]) -> [Data] { texts.map { Data($0.utf8) } }
+
+    /// A second instance of the same store (another connection).
+    static func reopen(_ store: any BatchStore) throws -> any BatchStore {
+        if case .postgres(let conninfo) = store.location { return try PostgresStore(conninfo: conninfo) }
+        return try StoreFactory.open(store.location)
+    }
 
     static func ok(_ text: String, at time: Date = t0) -> ItemOutcome {
         ItemOutcome(status: .succeeded, exitStatus: 0, output: Data(text.utf8), startedAt: time, finishedAt: time)
@@ -495,7 +502,7 @@ enum StoreConformance {
     /// line is ever in two leases.
     static func concurrentClaimsNeverOverlap(_ make: Factory) throws {
         let first = try make()
-        let second = try StoreFactory.open(first.location)
+        let second = try reopen(first)
         let job = try first.jobCreate(spec(chunkSize: .fixed(3)), now: t0)
         try first.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items((1...600).map(String.init)))
         let claimed = Mutex<[ClosedRange<Int64>]>([])
@@ -513,7 +520,7 @@ enum StoreConformance {
     /// once give completion sequences exactly 1...n.
     static func concurrentCommittersGiveGaplessSequences(_ make: Factory) throws {
         let first = try make()
-        let second = try StoreFactory.open(first.location)
+        let second = try reopen(first)
         let job = try first.jobCreate(spec(chunkSize: .fixed(50)), now: t0)
         try first.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items((1...200).map(String.init)))
         _ = try first.jobSealIfOpen(job.id, now: t0)
@@ -550,7 +557,7 @@ enum StoreConformance {
     /// instance commits, and at its timeout when nobody does.
     static func waitingForAChangeEndsAtACommit(_ make: Factory) throws {
         let store = try make()
-        let other = try StoreFactory.open(store.location)
+        let other = try reopen(store)
         let job = try store.jobCreate(spec(), now: t0)
         let idle = try #require(store.storageVersion())
         let quiet = Date()

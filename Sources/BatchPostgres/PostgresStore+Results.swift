@@ -1,0 +1,198 @@
+import BatchStore
+import Foundation
+
+extension PostgresStore {
+    private struct JobTally {
+        var state: JobState
+        let initialState: JobState
+        let itemCount: Int64
+        var finished: Int64
+        var failed: Int64
+        var nextSequence: Int64
+        var haltReason: String?
+        var haltedNow = false
+
+        init(_ current: LeaseState) {
+            state = current.jobState
+            initialState = current.jobState
+            itemCount = current.itemCount
+            finished = current.finishedCount
+            failed = current.failedCount
+            nextSequence = current.nextSequence
+        }
+    }
+
+    /// A group commit: the jobs concerned are locked first, in id order (two
+    /// committers never wait on each other in a cycle), so each job's
+    /// completion sequence is handed out under its lock: gap-free, and
+    /// committed in order. Each batch is recorded only under its chunk's
+    /// current lease (the fence).
+    public func resultsRecordIfLeasesHeld(_ batches: [ResultBatch], now: Date) throws -> [RecordOutcome] {
+        guard !batches.isEmpty else { return [] }
+        return try run { c in
+            try c.transaction {
+                let ids = Set(batches.map { $0.lease.job.id.rawValue }).sorted()
+                try c.execute(
+                    "SELECT id FROM job WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+                    [.text("{" + ids.map(String.init).joined(separator: ",") + "}")])
+                var jobs: [JobID: JobTally] = [:]
+                var held: [String: Bool] = [:]
+                var outcomes: [RecordOutcome] = []
+                for batch in batches {
+                    let lease = batch.lease
+                    let key = "\(lease.chunkID)/\(lease.fence)"
+                    if held[key] == nil || jobs[lease.job.id] == nil {
+                        guard let current = try Self.leaseState(c, lease) else {
+                            outcomes.append(.jobEnded)
+                            continue
+                        }
+                        held[key] = current.chunkHeld
+                        if jobs[lease.job.id] == nil { jobs[lease.job.id] = JobTally(current) }
+                    }
+                    guard var job = jobs[lease.job.id], let chunkHeld = held[key] else { continue }
+                    switch StoreRules.leaseStatus(of: lease, chunkHeld: chunkHeld, jobState: job.state) {
+                    case .lost:
+                        outcomes.append(.leaseLost)
+                        continue
+                    case .jobEnded:
+                        outcomes.append(.jobEnded)
+                        continue
+                    case .held, .draining:
+                        break
+                    }
+                    var failed: Int64 = 0
+                    for result in batch.results {
+                        precondition(result.line >= lease.firstLine && result.line <= lease.lastLine, "result outside its lease")
+                        let outcome = result.outcome
+                        if outcome.status == .failed { failed += 1 }
+                        try c.execute("""
+                            INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
+                                                reason, attempts, started_at, finished_at, group_first, group_last)
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11), to_timestamp($12), $13, $14)
+                            """,
+                            [.int(lease.job.id.rawValue), .int(result.line), .int(job.nextSequence), .text(outcome.status.rawValue),
+                             .int(outcome.exitStatus.map(Int64.init)), .int(outcome.signal.map(Int64.init)), .bytes(outcome.output),
+                             .bytes(outcome.status == .failed ? outcome.errorOutput : Data()), .string(outcome.reason),
+                             .int(result.attempts), .double(outcome.startedAt.timeIntervalSince1970),
+                             .double(outcome.finishedAt.timeIntervalSince1970), .int(outcome.group?.lowerBound),
+                             .int(outcome.group?.upperBound)])
+                        job.nextSequence += 1
+                    }
+                    job.finished += Int64(batch.results.count)
+                    job.failed += failed
+                    let progress = StoreRules.progress(
+                        state: job.state, itemCount: job.itemCount, finished: job.finished, failed: job.failed,
+                        failedNow: failed, halt: lease.job.spec.halt)
+                    job.state = progress.state
+                    if let reason = progress.haltReason {
+                        job.haltReason = reason
+                        job.haltedNow = progress.haltsNow
+                    }
+                    if batch.completesChunk {
+                        try c.execute("""
+                            UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL
+                            WHERE id = $1 AND job_id = $2 AND fence = $3
+                            """, [.int(lease.chunkID), .int(lease.job.id.rawValue), .int(lease.fence)])
+                        held[key] = false
+                    }
+                    jobs[lease.job.id] = job
+                    outcomes.append(job.state == .failed ? .recordedJobEnded : .recorded)
+                }
+                for (id, job) in jobs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                    try c.execute("""
+                        UPDATE job SET finished_count = $1, failed_count = $2, next_sequence = $3, state = $4,
+                            finished_at = CASE WHEN $5 THEN to_timestamp($6) ELSE finished_at END,
+                            halt_reason = coalesce($7, halt_reason)
+                        WHERE id = $8
+                        """,
+                        [.int(job.finished), .int(job.failed), .int(job.nextSequence), .text(job.state.rawValue),
+                         .text(job.state != job.initialState ? "t" : "f"), .double(now.timeIntervalSince1970),
+                         .string(job.haltReason), .int(id.rawValue)])
+                    if job.haltedNow { try Self.releaseChunks(c, job: id) }
+                }
+                return outcomes
+            }
+        }
+    }
+
+    static let resultColumns = """
+        line, sequence, status, exit_status, signal, output, error_output, reason, attempts,
+        extract(epoch FROM started_at)::float8, extract(epoch FROM finished_at)::float8, group_first, group_last
+        """
+
+    static func results(_ rows: PostgresResult) -> [ItemResult] {
+        (0..<rows.count).map { r in
+            let outcome = ItemOutcome(
+                status: rows.string(r, 2).flatMap(ItemOutcome.Status.init(rawValue:)) ?? .failed,
+                exitStatus: rows.int(r, 3).map { Int32(truncatingIfNeeded: $0) },
+                signal: rows.int(r, 4).map { Int32(truncatingIfNeeded: $0) },
+                output: rows.data(r, 5) ?? Data(),
+                errorOutput: rows.data(r, 6) ?? Data(),
+                reason: rows.string(r, 7),
+                startedAt: Date(timeIntervalSince1970: rows.double(r, 9) ?? 0),
+                finishedAt: Date(timeIntervalSince1970: rows.double(r, 10) ?? 0),
+                group: rows.int(r, 11).map { $0...max($0, rows.int(r, 12) ?? $0) })
+            return ItemResult(
+                line: rows.int(r, 0) ?? 0, sequence: rows.int(r, 1) ?? 0, outcome: outcome, attempts: Int(rows.int(r, 8) ?? 1))
+        }
+    }
+
+    public func resultsByLine(job: JobID, afterLine: Int64, limit: Int) throws -> [ItemResult] {
+        try run { c in
+            Self.results(try c.execute(
+                "SELECT \(Self.resultColumns) FROM result WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3",
+                [.int(job.rawValue), .int(afterLine), .int(limit)]))
+        }
+    }
+
+    public func resultsBySequence(job: JobID, afterSequence: Int64, limit: Int) throws -> [ItemResult] {
+        try run { c in
+            Self.results(try c.execute(
+                "SELECT \(Self.resultColumns) FROM result WHERE job_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3",
+                [.int(job.rawValue), .int(afterSequence), .int(limit)]))
+        }
+    }
+
+    public func resultsFailed(job: JobID, limit: Int) throws -> [ItemResult] {
+        try run { c in
+            Self.results(try c.execute(
+                "SELECT \(Self.resultColumns) FROM result WHERE job_id = $1 AND status = 'failed' ORDER BY line LIMIT $2",
+                [.int(job.rawValue), .int(limit)]))
+        }
+    }
+
+    public func resultsCount(job: JobID, finishedSince since: Date) throws -> Int {
+        try run { c in
+            Int(try c.execute("""
+                SELECT count(*) FROM (SELECT finished_at FROM result WHERE job_id = $1 ORDER BY sequence DESC LIMIT 100000) AS recent
+                WHERE finished_at >= to_timestamp($2)
+                """, [.int(job.rawValue), .double(since.timeIntervalSince1970)]).int(0, 0) ?? 0)
+        }
+    }
+
+    public func itemCounts(job: JobID) throws -> (claimed: Int64, attempts: Int64, retried: Int64) {
+        try run { c in
+            let claimed = try c.execute("""
+                SELECT count(*) FROM chunk JOIN item ON item.job_id = chunk.job_id
+                    AND item.line BETWEEN chunk.first_line AND chunk.last_line
+                WHERE chunk.job_id = $1 AND chunk.state = 'leased'
+                  AND NOT EXISTS (SELECT 1 FROM result WHERE result.job_id = item.job_id AND result.line = item.line)
+                """, [.int(job.rawValue)]).int(0, 0) ?? 0
+            let row = try c.execute(
+                "SELECT coalesce(sum(attempts), 0), count(*) FILTER (WHERE attempts > 1) FROM result WHERE job_id = $1",
+                [.int(job.rawValue)])
+            return (claimed, row.int(0, 0) ?? 0, row.int(0, 1) ?? 0)
+        }
+    }
+
+    public func resultsMedianDuration(job: JobID) throws -> Double? {
+        try run { c in
+            let rows = try c.execute("""
+                SELECT extract(epoch FROM finished_at - started_at)::float8 FROM result
+                WHERE job_id = $1 AND status = 'succeeded' ORDER BY sequence DESC LIMIT 1001
+                """, [.int(job.rawValue)])
+            let durations = (0..<rows.count).compactMap { rows.double($0, 0) }.sorted()
+            return durations.isEmpty ? nil : durations[durations.count / 2]
+        }
+    }
+}
