@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "BatchStore", targets: ["BatchStore"]),
         .library(name: "BatchWorker", targets: ["BatchWorker"]),
+        .library(name: "BatchBackends", targets: ["BatchBackends"]),
         .executable(name: "batch", targets: ["batch"]),
         .executable(name: "batchd", targets: ["batchd"]),
     ],
@@ -34,6 +35,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", providers: [.apt(["libpq-dev"])]),
         // The PostgreSQL backend: a target of its own, so only it links libpq.
         .target(name: "BatchPostgres", dependencies: ["BatchStore", "CLibPQ"]),
+        // Every backend, and the factory that opens the one a location names.
+        .target(name: "BatchBackends", dependencies: ["BatchStore", "BatchPostgres"]),
         // posix_spawn with PR_SET_PDEATHSIG (commands die with a SIGKILLed
         // daemon), which needs a step in the child that Swift cannot write;
         // and the Linux calls Swift's Glibc module does not import (pipe2,
@@ -52,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "batchd",
             dependencies: [
-                "BatchStore", "BatchWorker", "CSpawn",
+                "BatchStore", "BatchBackends", "BatchWorker", "CSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,20 +69,20 @@ let package = Package(
         .executableTarget(
             name: "batch",
             dependencies: [
-                "BatchStore",
+                "BatchStore", "BatchBackends",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Built (and run) by the tests, so the library API it shows keeps working.
         .executableTarget(
             name: "square-numbers",
-            dependencies: ["BatchStore", "BatchWorker", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BatchStore", "BatchBackends", "BatchWorker", .product(name: "Logging", package: "swift-log")],
             path: "Examples/SquareNumbers"
         ),
         .testTarget(
             name: "BatchTests",
             dependencies: [
-                "BatchStore", "BatchWorker", "BatchPostgres", "batch", "batchd", "square-numbers",
+                "BatchStore", "BatchWorker", "BatchPostgres", "BatchBackends", "batch", "batchd", "square-numbers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]

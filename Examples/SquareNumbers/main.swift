@@ -8,6 +8,7 @@
 // out of order), prints the results in input order as they are ready (like
 // Python's imap), and then stops the pool.
 import BatchStore
+import BatchBackends
 import BatchWorker
 import Foundation
 import Logging

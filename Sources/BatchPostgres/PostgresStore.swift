@@ -2,9 +2,9 @@ import BatchStore
 import Foundation
 import Synchronization
 
-/// The PostgreSQL backend. It passes the store conformance suite; the CLI
-/// and the daemon do not open it yet (`StoreFactory` refuses `postgres://`
-/// until wake-ups, roles and several hosts are done).
+/// The PostgreSQL backend: `--db postgres://…` (or key=value pairs). It
+/// passes the store conformance suite. Not yet: LISTEN/NOTIFY wake-ups,
+/// roles with row-level security, and daemons on several hosts tested.
 ///
 /// One connection, its calls serialised: a daemon's calls already come one
 /// at a time from threads of their own (`offloaded`).
@@ -18,8 +18,10 @@ public final class PostgresStore: BatchStore {
     private let versionConnection = Mutex<PostgresConnection?>(nil)
 
     public var location: StoreLocation { .postgres(conninfo) }
-    /// Every job on a server has a role; none is "stored before owners were recorded".
-    public var legacyOwner: UInt32 { 0 }
+    /// Jobs on a server belong to database roles, not uids (row-level
+    /// security decides who may read and run them): to the uid checks of the
+    /// CLI, the store is this user's.
+    public var legacyOwner: UInt32 { getuid() }
 
     /// Connects (`conninfo` in any form libpq takes: a URL, key=value
     /// pairs, with `PG*` variables and `~/.pgpass` applied) and brings the

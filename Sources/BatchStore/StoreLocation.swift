@@ -2,7 +2,8 @@ import Foundation
 
 /// Where a store lives, as both binaries resolve it: `--db`, else
 /// `$BATCH_DB`, else `$XDG_DATA_HOME/batch/batch.db`, else
-/// `~/.local/share/batch/batch.db`. Everything outside the backends names a
+/// `~/.local/share/batch/batch.db`; a `postgres://` or `postgresql://` URL,
+/// or libpq's key=value pairs, name a PostgreSQL database. Everything outside the backends names a
 /// store by its location and opens it through `StoreFactory`, so a network
 /// store can stand where a file stands.
 ///
@@ -32,10 +33,25 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
     /// A location as written by a user: a file path (relative to the
     /// working directory), or a URL of a store this build has.
     public static func parse(_ text: String) throws -> StoreLocation {
-        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            throw StoreError(.cannotOpen, "this build of batch has no PostgreSQL store; give --db a file path")
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") || isKeywordConninfo(text) {
+            return .postgres(text)
         }
         return .file(absolute(text))
+    }
+
+    /// libpq's key=value form (`host=db dbname=jobs`): words that each
+    /// start with one of its keywords and `=`. A file path does not look
+    /// like that (and `./host=x` still names a file).
+    static func isKeywordConninfo(_ text: String) -> Bool {
+        let keywords: Set<Substring> = [
+            "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "sslmode", "service", "connect_timeout",
+            "application_name", "options", "sslrootcert", "sslcert", "sslkey", "target_session_attrs",
+        ]
+        let words = text.split(separator: " ", omittingEmptySubsequences: true)
+        return !words.isEmpty && words.allSatisfy { word in
+            guard let equals = word.firstIndex(of: "=") else { return false }
+            return keywords.contains(word[..<equals])
+        }
     }
 
     /// Absolute, so that a daemon started elsewhere opens the same file.
@@ -88,17 +104,5 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
             return shown.replacing(/([?&])password=[^&]*/, with: { "\($0.output.1)password=…" })
         }
         return conninfo.replacing(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/, with: { _ in "password=…" })
-    }
-}
-
-/// Opens the store at a location: the one place that knows which backend
-/// serves which kind of location.
-public enum StoreFactory {
-    public static func open(_ location: StoreLocation) throws -> any BatchStore {
-        switch location {
-        case .file(let path): try SQLiteStore(path: path)
-        case .postgres:
-            throw StoreError(.cannotOpen, "this build of batch has no PostgreSQL store yet; give --db a file path")
-        }
     }
 }

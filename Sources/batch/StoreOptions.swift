@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatchStore
+import BatchBackends
 import Foundation
 
 /// Options every command that touches the database shares.

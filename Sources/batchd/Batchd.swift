@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatchStore
+import BatchBackends
 import BatchWorker
 import CSpawn
 import Foundation

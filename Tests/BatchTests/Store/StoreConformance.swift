@@ -1,3 +1,4 @@
+import BatchBackends
 import BatchPostgres
 import BatchStore
 import Foundation

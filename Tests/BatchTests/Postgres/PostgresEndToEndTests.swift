@@ -1,0 +1,87 @@
+import BatchBackends
+import BatchStore
+import Foundation
+import Testing
+
+extension EndToEnd {
+    /// The real `batch` and `batchd` on a PostgreSQL database of the test
+    /// cluster: the same commands, the same results as on a file.
+    @Suite struct OnPostgreSQL {
+        final class Session {
+            let environment: [String: String]
+            let conninfo: String
+            let directory = TemporaryDirectory()
+            var daemons: [TestProcess] = []
+
+            init() throws {
+                conninfo = try PostgresCluster.freshDatabase()
+                var environment = ProcessInfo.processInfo.environment
+                environment["BATCH_DB"] = conninfo
+                environment["BATCH_NO_AUTOSTART"] = "1"
+                self.environment = environment
+            }
+
+            func store() throws -> any BatchStore { try StoreFactory.open(.postgres(conninfo)) }
+
+            @discardableResult
+            func startDaemon(_ arguments: [String] = ["--workers", "2"]) throws -> TestProcess {
+                let daemon = try TestProcess(Binaries.batchd, arguments, environment: environment, directory: directory.path)
+                daemon.closeInput()
+                daemons.append(daemon)
+                let registered = try TestProcess.eventually(timeout: 30) {
+                    try store().daemonsList().contains { $0.pid == daemon.pid }
+                }
+                try #require(registered, "batchd did not register: \(daemon.stderrText)")
+                return daemon
+            }
+
+            func batch(_ arguments: [String], input: String, timeout: Double = 120) throws -> (status: Int32?, out: String, err: String) {
+                let process = try TestProcess(Binaries.batch, arguments, environment: environment, directory: directory.path)
+                process.write(input)
+                process.closeInput()
+                let status = process.wait(timeout: timeout)
+                return (status, process.stdoutText, process.stderrText)
+            }
+
+            deinit {
+                for daemon in daemons where daemon.isRunning {
+                    daemon.signal(SIGKILL)
+                    _ = daemon.wait(timeout: 10)
+                }
+            }
+        }
+
+        @Test func runAndStreamGiveTheSameResultsAsOnAFile() throws {
+            let session = try Session()
+            try session.startDaemon()
+            let perItem = try session.batch(["run", "--", "echo", "item"], input: (1...200).map { "\($0)\n" }.joined())
+            #expect(perItem.status == 0, "\(perItem.err)")
+            #expect(perItem.out == (1...200).map { "item \($0)\n" }.joined())
+            let stream = try session.batch(["run", "--stream", "--", "sed", "-u", "s/^/seen /"], input: (1...5000).map { "\($0)\n" }.joined())
+            #expect(stream.status == 0, "\(stream.err)")
+            #expect(stream.out == (1...5000).map { "seen \($0)\n" }.joined())
+            let failing = try session.batch(["run", "--", "sh", "-c", "test $1 != 3", "_"], input: "1\n2\n3\n4\n")
+            #expect(failing.status == 1)
+            #expect(failing.err.contains("line 3 failed: exit status 1"), "\(failing.err)")
+        }
+
+        @Test func aSIGKILLedDaemonsWorkIsFinishedByAnother() throws {
+            let session = try Session()
+            let first = try session.startDaemon(["--workers", "2", "--lease", "2s"])
+            let marker = session.directory.file("runs")
+            let submitted = try session.batch(
+                ["submit", "--chunksize", "2", "--", "sh", "-c", "echo $1 >> \(marker); sleep 0.1; echo done-$1", "_"],
+                input: (1...40).map { "\($0)\n" }.joined())
+            let id = try #require(JobID(parsing: submitted.out.trimmingCharacters(in: .whitespacesAndNewlines)))
+            try #require(TestProcess.eventually(timeout: 30) { FileManager.default.fileExists(atPath: marker) })
+            first.signal(SIGKILL)
+            _ = first.wait(timeout: 10)
+            try session.startDaemon(["--workers", "2", "--lease", "2s"])
+            let done = try TestProcess.eventually(timeout: 120) { try session.store().jobFetch(id)?.state == .complete }
+            #expect(done)
+            let results = try session.store().resultsByLine(job: id, afterLine: 0, limit: 100)
+            #expect(results.map(\.line) == Array(1...40), "every line recorded once")
+            #expect(results.allSatisfy { $0.outcome.output == Data("done-\($0.line)\n".utf8) })
+        }
+    }
+}
