@@ -2,6 +2,9 @@ import BatchStore
 import CLibPQ
 import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One libpq connection, used by one caller at a time (the store serialises
 /// its calls on it). Parameters go as text, `bytea` values as binary;
@@ -123,6 +126,30 @@ final class PostgresConnection: @unchecked Sendable {
             throw error
         }
         return PostgresResult(result)
+    }
+
+    /// Notifications received so far, read and dropped: how many.
+    @discardableResult
+    func drainNotifications() -> Int {
+        guard let connection else { return 0 }
+        PQconsumeInput(connection)
+        var count = 0
+        while let notification = PQnotifies(connection) {
+            PQfreemem(notification)
+            count += 1
+        }
+        return count
+    }
+
+    /// Waits until the server sends something (a notification) or `timeout`
+    /// seconds pass; whether something came.
+    func waitForInput(timeout: TimeInterval) -> Bool {
+        guard let connection else { return false }
+        let socket = PQsocket(connection)
+        guard socket >= 0 else { return false }
+        var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(max(0, min(Double(Int32.max), timeout * 1000)))
+        return poll(&poller, 1, milliseconds) > 0
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back

@@ -118,5 +118,22 @@ enum PostgresSchema {
                 machine text
             );
             """),
+        ("v2: change notifications", """
+            -- Wake-ups for idle daemons and followers (LISTEN batch_changes): one
+            -- notification per transaction that changes a job or a chunk's state
+            -- (the server folds identical notifications of one transaction into
+            -- one). Items and results always come with an update of their job;
+            -- lease renewals and heartbeats wake nobody.
+            CREATE FUNCTION batch_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('batch_changes', '');
+                RETURN NULL;
+            END
+            $$;
+            CREATE TRIGGER job_changed AFTER INSERT OR UPDATE OR DELETE ON job
+                FOR EACH STATEMENT EXECUTE FUNCTION batch_notify_change();
+            CREATE TRIGGER chunk_changed AFTER INSERT OR DELETE OR UPDATE OF state ON chunk
+                FOR EACH STATEMENT EXECUTE FUNCTION batch_notify_change();
+            """),
     ]
 }

@@ -73,11 +73,37 @@ public final class PostgresStore: BatchStore {
         }
     }
 
-    /// Looks every 50 ms until the version changes or the timeout ends
-    /// (LISTEN/NOTIFY is to replace this).
+    /// Waits for a notification on `batch_changes` (sent by the schema's
+    /// triggers when a job or a chunk's state changes), then compares the
+    /// version: an idle follower or daemon makes one query per wake-up, and
+    /// one per `timeout` when nothing happens.
     public func storageWaitForChange(from version: StorageVersion, timeout: TimeInterval) {
-        let deadline = ContinuousClock.now + .seconds(max(0, timeout))
-        while ContinuousClock.now < deadline, storageVersion() == version { usleep(50_000) }
+        let deadline = Date().addingTimeInterval(max(0, timeout))
+        let listening = versionConnection.withLock { connection -> Bool in
+            do {
+                if connection == nil { connection = try PostgresConnection(conninfo: conninfo) }
+                try connection!.execute("LISTEN batch_changes")
+                return true
+            } catch {
+                return false
+            }
+        }
+        while Date() < deadline {
+            versionConnection.withLock { $0?.drainNotifications() }
+            // A commit before this query is in its answer; one after sends a
+            // notification, read during the query or waited for below.
+            guard storageVersion() == version else { return }
+            if versionConnection.withLock({ $0?.drainNotifications() ?? 0 }) > 0 { continue }
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return }
+            if listening {
+                // Waiting on the socket holds no lock: `storageVersion` may run meanwhile.
+                let waiter = versionConnection.withLock { $0 }
+                _ = waiter?.waitForInput(timeout: left)
+            } else {
+                usleep(50_000)
+            }
+        }
     }
 
     /// A server does not move away under its clients.
