@@ -195,29 +195,10 @@ extension PostgresStore {
                 try c.execute("""
                     INSERT INTO item (job_id, line, data)
                     SELECT $1, $2 + ordinality - 1, data FROM unnest($3::bytea[]) WITH ORDINALITY AS t(data, ordinality)
-                    """, [.int(id.rawValue), .int(firstLine), .text(Self.byteaArray(items))])
+                    """, [.int(id.rawValue), .int(firstLine), .text(PostgresArray.bytes(items))])
                 try c.execute("UPDATE job SET item_count = item_count + $1 WHERE id = $2", [.int(items.count), .int(id.rawValue)])
             }
         }
-    }
-
-    /// A `bytea[]` literal: each element in hex (`\x...`), quoted.
-    static func byteaArray(_ values: [Data]) -> String {
-        var text = "{"
-        text.reserveCapacity(values.reduce(2) { $0 + $1.count * 2 + 6 })
-        let digits = Array("0123456789abcdef".utf8)
-        var bytes: [UInt8] = []
-        for (index, value) in values.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: Array("\"\\\\x".utf8))
-            for byte in value {
-                bytes.append(digits[Int(byte >> 4)])
-                bytes.append(digits[Int(byte & 15)])
-            }
-            bytes.append(UInt8(ascii: "\""))
-        }
-        text += String(decoding: bytes, as: UTF8.self) + "}"
-        return text
     }
 
     public func itemFetch(job: JobID, line: Int64) throws -> Data? {
@@ -231,7 +212,7 @@ extension PostgresStore {
         return try run { c in
             let rows = try c.execute(
                 "SELECT line, data FROM item WHERE job_id = $1 AND line = ANY($2::bigint[])",
-                [.int(job.rawValue), .text("{" + lines.map(String.init).joined(separator: ",") + "}")])
+                [.int(job.rawValue), .text(PostgresArray.integers(lines))])
             var items: [Int64: Data] = [:]
             for r in 0..<rows.count { if let line = rows.int(r, 0) { items[line] = rows.data(r, 1) ?? Data() } }
             return items
@@ -325,8 +306,8 @@ extension PostgresStore {
                 guard !failed.isEmpty || neverRan > 0 else {
                     throw StoreError(.jobState, "job \(id) has no failed or unfinished items\(lines == nil ? "" : " among those lines") to run again")
                 }
-                let failedArray = "{" + failed.map(String.init).joined(separator: ",") + "}"
-                try c.execute("DELETE FROM result WHERE job_id = $1 AND line = ANY($2::bigint[])", [.int(id.rawValue), .text(failedArray)])
+                try c.execute(
+                    "DELETE FROM result WHERE job_id = $1 AND line = ANY($2::bigint[])", [.int(id.rawValue), .text(PostgresArray.integers(failed))])
                 let openRows = try c.execute(
                     "SELECT first_line, last_line FROM chunk WHERE job_id = $1 AND state <> 'done'", [.int(id.rawValue)])
                 let open = (0..<openRows.count).map { (first: openRows.int($0, 0) ?? 0, last: openRows.int($0, 1) ?? 0) }

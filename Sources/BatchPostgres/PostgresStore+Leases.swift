@@ -103,11 +103,14 @@ extension PostgresStore {
     }
 
     public func itemsPending(for lease: ChunkLease, afterLine: Int64, limit: Int) throws -> [WorkItem] {
-        try run { c in
+        // A chunk's first lease covers lines nobody has run (as on SQLite):
+        // only a later lease looks into `result`.
+        let unseen = lease.fence == 1
+            ? "" : "AND NOT EXISTS (SELECT 1 FROM result WHERE result.job_id = item.job_id AND result.line = item.line)"
+        return try run { c in
             let rows = try c.execute("""
                 SELECT line, data FROM item
-                WHERE job_id = $1 AND line > $2 AND line <= $3
-                  AND NOT EXISTS (SELECT 1 FROM result WHERE result.job_id = item.job_id AND result.line = item.line)
+                WHERE job_id = $1 AND line > $2 AND line <= $3 \(unseen)
                 ORDER BY line LIMIT $4
                 """, [.int(lease.job.id.rawValue), .int(max(afterLine, lease.firstLine - 1)), .int(lease.lastLine), .int(limit)])
             return (0..<rows.count).map { WorkItem(line: rows.int($0, 0) ?? 0, data: rows.data($0, 1) ?? Data()) }

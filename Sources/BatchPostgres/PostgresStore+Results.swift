@@ -34,7 +34,7 @@ extension PostgresStore {
                 let ids = Set(batches.map { $0.lease.job.id.rawValue }).sorted()
                 try c.execute(
                     "SELECT id FROM job WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
-                    [.text("{" + ids.map(String.init).joined(separator: ",") + "}")])
+                    [.text(PostgresArray.integers(ids))])
                 var jobs: [JobID: JobTally] = [:]
                 var held: [String: Bool] = [:]
                 var outcomes: [RecordOutcome] = []
@@ -63,21 +63,10 @@ extension PostgresStore {
                     var failed: Int64 = 0
                     for result in batch.results {
                         precondition(result.line >= lease.firstLine && result.line <= lease.lastLine, "result outside its lease")
-                        let outcome = result.outcome
-                        if outcome.status == .failed { failed += 1 }
-                        try c.execute("""
-                            INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
-                                                reason, attempts, started_at, finished_at, group_first, group_last)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11), to_timestamp($12), $13, $14)
-                            """,
-                            [.int(lease.job.id.rawValue), .int(result.line), .int(job.nextSequence), .text(outcome.status.rawValue),
-                             .int(outcome.exitStatus.map(Int64.init)), .int(outcome.signal.map(Int64.init)), .bytes(outcome.output),
-                             .bytes(outcome.status == .failed ? outcome.errorOutput : Data()), .string(outcome.reason),
-                             .int(result.attempts), .double(outcome.startedAt.timeIntervalSince1970),
-                             .double(outcome.finishedAt.timeIntervalSince1970), .int(outcome.group?.lowerBound),
-                             .int(outcome.group?.upperBound)])
-                        job.nextSequence += 1
+                        if result.outcome.status == .failed { failed += 1 }
                     }
+                    try Self.insertResults(c, job: lease.job.id, batch.results, firstSequence: job.nextSequence)
+                    job.nextSequence += Int64(batch.results.count)
                     job.finished += Int64(batch.results.count)
                     job.failed += failed
                     let progress = StoreRules.progress(
@@ -113,6 +102,36 @@ extension PostgresStore {
                 return outcomes
             }
         }
+    }
+
+    /// A batch's results in one statement, from arrays (`unnest`): one
+    /// round trip per batch, not one per result.
+    static func insertResults(_ c: PostgresConnection, job: JobID, _ results: [ItemRecord], firstSequence: Int64) throws {
+        guard !results.isEmpty else { return }
+        let outcomes = results.map(\.outcome)
+        try c.execute("""
+            INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output, reason,
+                                attempts, started_at, finished_at, group_first, group_last)
+            SELECT $1, line, $2 + ordinality - 1, status, exit_status, signal, output, error_output, reason, attempts,
+                   to_timestamp(started_at), to_timestamp(finished_at), group_first, group_last
+            FROM unnest($3::bigint[], $4::text[], $5::integer[], $6::integer[], $7::bytea[], $8::bytea[], $9::text[],
+                        $10::integer[], $11::float8[], $12::float8[], $13::bigint[], $14::bigint[])
+                 WITH ORDINALITY AS r(line, status, exit_status, signal, output, error_output, reason, attempts,
+                                      started_at, finished_at, group_first, group_last, ordinality)
+            """,
+            [.int(job.rawValue), .int(firstSequence),
+             .text(PostgresArray.integers(results.map { $0.line })),
+             .text(PostgresArray.texts(outcomes.map { $0.status.rawValue })),
+             .text(PostgresArray.integers(outcomes.map { $0.exitStatus.map(Int64.init) })),
+             .text(PostgresArray.integers(outcomes.map { $0.signal.map(Int64.init) })),
+             .text(PostgresArray.bytes(outcomes.map(\.output))),
+             .text(PostgresArray.bytes(outcomes.map { $0.status == .failed ? $0.errorOutput : Data() })),
+             .text(PostgresArray.texts(outcomes.map(\.reason))),
+             .text(PostgresArray.integers(results.map { Int64($0.attempts) })),
+             .text(PostgresArray.doubles(outcomes.map { $0.startedAt.timeIntervalSince1970 })),
+             .text(PostgresArray.doubles(outcomes.map { $0.finishedAt.timeIntervalSince1970 })),
+             .text(PostgresArray.integers(outcomes.map { $0.group?.lowerBound })),
+             .text(PostgresArray.integers(outcomes.map { $0.group?.upperBound }))])
     }
 
     static let resultColumns = """

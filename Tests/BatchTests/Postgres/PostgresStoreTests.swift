@@ -74,6 +74,20 @@ import Testing
         #expect(location.contains("db.example"), "\(location)")
     }
 
+    /// Rows travel as array literals: quotes, backslashes, commas, braces,
+    /// NULLs and any bytes come back as they went.
+    @Test func arrayParametersRoundTrip() throws {
+        let connection = try PostgresConnection(conninfo: try PostgresCluster.freshDatabase())
+        let texts: [String?] = ["plain", "a \"quoted\" word", "back\\slash", "{braces}, and commas", nil, "", "NULL", "é ✓"]
+        let rows = try connection.execute("SELECT t FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n",
+                                          [.text(PostgresArray.texts(texts))])
+        #expect((0..<rows.count).map { rows.string($0, 0) } == texts)
+        let blobs = [Data(), Data([0, 1, 2, 255, 34, 92, 44, 123, 125]), Data("text".utf8)]
+        let bytes = try connection.execute("SELECT b FROM unnest($1::bytea[]) WITH ORDINALITY AS u(b, n) ORDER BY n",
+                                           [.text(PostgresArray.bytes(blobs))])
+        #expect((0..<bytes.count).map { bytes.data($0, 0) } == blobs)
+    }
+
     @Test func anUnreachableServerIsUnavailableAndNamesNoPassword() {
         #expect {
             _ = try PostgresStore(conninfo: "postgresql://batch:s3cret-pw@127.0.0.1:1/jobs?connect_timeout=2")
