@@ -29,10 +29,12 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
-        // libpq, PostgreSQL's C client (libpq-dev): synchronous like the
-        // store seam, and it reads URLs, key=value strings, PG* variables,
-        // ~/.pgpass and sslmode as psql does.
-        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", providers: [.apt(["libpq-dev"])]),
+        // libpq, PostgreSQL's C client: synchronous like the store seam, and
+        // it reads URLs, key=value strings, PG* variables, ~/.pgpass and
+        // sslmode as psql does. Loaded with dlopen when a PostgreSQL store is
+        // first opened (its types from libpq-dev's header): linked, its
+        // libraries cost every process about 6 MiB, SQLite users included.
+        .target(name: "CLibPQ", path: "Sources/CLibPQ"),
         // The PostgreSQL backend: a target of its own, so only it links libpq.
         .target(name: "BatchPostgres", dependencies: ["BatchStore", "CLibPQ"]),
         // Every backend, and the factory that opens the one a location names.

@@ -23,11 +23,14 @@ final class PostgresConnection: @unchecked Sendable {
 
     init(conninfo: String) throws {
         self.conninfo = conninfo
+        guard batch_pq_load() == 0 else {
+            throw StoreError(.cannotOpen, String(cString: batch_pq_error()))
+        }
         displayName = Self.redacted(conninfo)
-        connection = PQconnectdb(conninfo)
-        guard PQstatus(connection) == CONNECTION_OK else {
+        connection = batch_PQconnectdb(conninfo)
+        guard batch_PQstatus(connection) == CONNECTION_OK else {
             let message = Self.lastError(connection)
-            PQfinish(connection)
+            batch_PQfinish(connection)
             connection = nil
             throw StoreError(.unavailable, "cannot connect to \(displayName): \(message)")
         }
@@ -35,10 +38,10 @@ final class PostgresConnection: @unchecked Sendable {
         _ = try? execute("SET client_min_messages = warning")
     }
 
-    deinit { PQfinish(connection) }
+    deinit { batch_PQfinish(connection) }
 
     func close() {
-        PQfinish(connection)
+        batch_PQfinish(connection)
         connection = nil
     }
 
@@ -46,18 +49,18 @@ final class PostgresConnection: @unchecked Sendable {
     /// simple query protocol, which takes a script.
     func executeScript(_ sql: String) throws {
         try reconnectIfNeeded()
-        let result = PQexec(connection, sql)
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
+        let result = batch_PQexec(connection, sql)
+        defer { batch_PQclear(result) }
+        let status = batch_PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(result) }
     }
 
     private func reconnectIfNeeded() throws {
-        if connection == nil || PQstatus(connection) != CONNECTION_OK {
+        if connection == nil || batch_PQstatus(connection) != CONNECTION_OK {
             // One reconnection: a server restart or a terminated backend is
             // not the caller's failure unless it lasts.
-            if connection == nil { connection = PQconnectdb(conninfo) } else { PQreset(connection) }
-            guard PQstatus(connection) == CONNECTION_OK else {
+            if connection == nil { connection = batch_PQconnectdb(conninfo) } else { batch_PQreset(connection) }
+            guard batch_PQstatus(connection) == CONNECTION_OK else {
                 throw StoreError(.unavailable, "\(displayName) does not answer: \(Self.lastError(connection))")
             }
         }
@@ -65,11 +68,11 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// The error a failed result means.
     private func failure(_ result: OpaquePointer?) -> StoreError {
-        let code = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
-        let message = PQresultErrorMessage(result).map { String(cString: $0) }?
+        let code = batch_PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+        let message = batch_PQresultErrorMessage(result).map { String(cString: $0) }?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? Self.lastError(connection)
         return StoreError(
-            Self.code(sqlState: code, connectionLost: PQstatus(connection) != CONNECTION_OK),
+            Self.code(sqlState: code, connectionLost: batch_PQstatus(connection) != CONNECTION_OK),
             "\(displayName): \(message.isEmpty ? Self.lastError(connection) : message)")
     }
 
@@ -118,11 +121,11 @@ final class PostgresConnection: @unchecked Sendable {
                 pointers.append(UnsafePointer(copy))
             }
         }
-        let result = PQexecParams(connection, sql, Int32(parameters.count), nil, pointers, lengths, formats, 0)
-        let status = PQresultStatus(result)
+        let result = batch_PQexecParams(connection, sql, Int32(parameters.count), nil, pointers, lengths, formats, 0)
+        let status = batch_PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
             let error = failure(result)
-            PQclear(result)
+            batch_PQclear(result)
             throw error
         }
         return PostgresResult(result)
@@ -132,10 +135,10 @@ final class PostgresConnection: @unchecked Sendable {
     @discardableResult
     func drainNotifications() -> Int {
         guard let connection else { return 0 }
-        PQconsumeInput(connection)
+        batch_PQconsumeInput(connection)
         var count = 0
-        while let notification = PQnotifies(connection) {
-            PQfreemem(notification)
+        while let notification = batch_PQnotifies(connection) {
+            batch_PQfreemem(notification)
             count += 1
         }
         return count
@@ -145,7 +148,7 @@ final class PostgresConnection: @unchecked Sendable {
     /// seconds pass; whether something came.
     func waitForInput(timeout: TimeInterval) -> Bool {
         guard let connection else { return false }
-        let socket = PQsocket(connection)
+        let socket = batch_PQsocket(connection)
         guard socket >= 0 else { return false }
         var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(max(0, min(Double(Int32.max), timeout * 1000)))
@@ -177,18 +180,19 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     static func lastError(_ connection: OpaquePointer?) -> String {
-        PQerrorMessage(connection).map { String(cString: $0) }?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown error"
+        batch_PQerrorMessage(connection).map { String(cString: $0) }?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown error"
     }
 
     /// The connection string as a URL without its password (or any other
     /// secret): what messages, logs and `status` show.
     static func redacted(_ conninfo: String) -> String {
+        guard batch_pq_load() == 0 else { return StoreLocation.postgres(conninfo).description }
         var error: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(conninfo, &error) else {
-            if let error { PQfreemem(error) }
+        guard let options = batch_PQconninfoParse(conninfo, &error) else {
+            if let error { batch_PQfreemem(error) }
             return "postgresql://(unparsable connection string)"
         }
-        defer { PQconninfoFree(options) }
+        defer { batch_PQconninfoFree(options) }
         var values: [String: String] = [:]
         var option = options
         while let keyword = option.pointee.keyword {
@@ -223,16 +227,16 @@ final class PostgresResult {
     private let result: OpaquePointer?
 
     init(_ result: OpaquePointer?) { self.result = result }
-    deinit { PQclear(result) }
+    deinit { batch_PQclear(result) }
 
-    var count: Int { Int(PQntuples(result)) }
+    var count: Int { Int(batch_PQntuples(result)) }
     /// Rows changed by an INSERT, UPDATE or DELETE.
-    var changed: Int { PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0 }
+    var changed: Int { batch_PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0 }
 
-    func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(result, Int32(row), Int32(column)) == 1 }
+    func isNull(_ row: Int, _ column: Int) -> Bool { batch_PQgetisnull(result, Int32(row), Int32(column)) == 1 }
 
     func string(_ row: Int, _ column: Int) -> String? {
-        isNull(row, column) ? nil : String(cString: PQgetvalue(result, Int32(row), Int32(column)))
+        isNull(row, column) ? nil : String(cString: batch_PQgetvalue(result, Int32(row), Int32(column)))
     }
 
     func int(_ row: Int, _ column: Int) -> Int64? { string(row, column).flatMap { Int64($0) } }
@@ -241,8 +245,8 @@ final class PostgresResult {
 
     /// A `bytea` column (text format: `\x` and hex digits).
     func data(_ row: Int, _ column: Int) -> Data? {
-        guard !isNull(row, column), let pointer = PQgetvalue(result, Int32(row), Int32(column)) else { return nil }
-        let length = Int(PQgetlength(result, Int32(row), Int32(column)))
+        guard !isNull(row, column), let pointer = batch_PQgetvalue(result, Int32(row), Int32(column)) else { return nil }
+        let length = Int(batch_PQgetlength(result, Int32(row), Int32(column)))
         return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
             guard length >= 2, bytes[0] == UInt8(ascii: "\\"), bytes[1] == UInt8(ascii: "x") else {
                 return Data(UnsafeBufferPointer(start: bytes, count: length))

@@ -34,6 +34,7 @@ public final class PostgresStore: BatchStore {
         self.connection = Mutex(connection)
     }
 
+    @discardableResult
     func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try connection.withLock { try body($0) }
     }
@@ -89,7 +90,7 @@ public final class PostgresStore: BatchStore {
             }
         }
         while Date() < deadline {
-            versionConnection.withLock { $0?.drainNotifications() }
+            _ = versionConnection.withLock { $0?.drainNotifications() }
             // A commit before this query is in its answer; one after sends a
             // notification, read during the query or waited for below.
             guard storageVersion() == version else { return }

@@ -65,6 +65,24 @@ extension EndToEnd {
             #expect(failing.err.contains("line 3 failed: exit status 1"), "\(failing.err)")
         }
 
+        /// libpq (and the OpenSSL, Kerberos and LDAP libraries it brings,
+        /// about 6 MiB) is loaded only by a process that opens a PostgreSQL
+        /// store.
+        @Test func onlyAProcessOnPostgreSQLLoadsLibpq() throws {
+            func mapsLibpq(_ pid: Int32) throws -> Bool {
+                // Read to the end: /proc files report a size of 0.
+                let maps = try #require(FileHandle(forReadingAtPath: "/proc/\(pid)/maps")).readDataToEndOfFile()
+                try #require(!maps.isEmpty)
+                return String(decoding: maps, as: UTF8.self).contains("libpq.so")
+            }
+            let file = BatchEnvironment()
+            let onFile = try file.startDaemon(["--workers", "1"])
+            #expect(try !mapsLibpq(onFile.pid))
+            let session = try Session()
+            let onServer = try session.startDaemon(["--workers", "1"])
+            #expect(try mapsLibpq(onServer.pid), "the check sees libpq where it is loaded")
+        }
+
         @Test func aSIGKILLedDaemonsWorkIsFinishedByAnother() throws {
             let session = try Session()
             let first = try session.startDaemon(["--workers", "2", "--lease", "2s"])
