@@ -18,23 +18,12 @@ extension PostgresStore {
         let command = (try? JSONDecoder().decode([String].self, from: Data((rows.string(r, 1) ?? "[]").utf8))) ?? []
         let argumentBytes = (rows.data(r, 2) ?? Data()).split(separator: 0, omittingEmptySubsequences: false).map { Array($0) }
         let folder = Array(rows.data(r, 3) ?? Data())
-        let environmentBlob = rows.data(r, 4) ?? Data()
-        let environment = environmentBlob.isEmpty
-            ? [] : environmentBlob.split(separator: 0, omittingEmptySubsequences: false).map { Data($0) }
+        let environment = StoredJobSpec.environment(rows.data(r, 4) ?? Data())
         guard let state = rows.string(r, 17).flatMap(JobState.init(rawValue:)) else {
             throw StoreError(.storage, "job \(id) has an unknown state '\(rows.string(r, 17) ?? "")'")
         }
-        var timeout: ItemTimeout?
-        if let seconds = rows.double(r, 10) { timeout = .seconds(seconds) }
-        if let percent = rows.double(r, 11) { timeout = .percentOfMedian(percent) }
-        var halt: HaltPolicy?
-        if let when = rows.string(r, 13).flatMap(HaltPolicy.When.init(rawValue:)) {
-            if let count = rows.int(r, 14) {
-                halt = HaltPolicy(when: when, threshold: .count(count))
-            } else if let percent = rows.double(r, 15) {
-                halt = HaltPolicy(when: when, threshold: .percent(percent))
-            }
-        }
+        let timeout = StoredJobSpec.timeout(seconds: rows.double(r, 10), percent: rows.double(r, 11))
+        let halt = StoredJobSpec.halt(when: rows.string(r, 13), count: rows.int(r, 14), percent: rows.double(r, 15))
         let spec = JobSpec(
             command: command,
             workingDirectory: String(decoding: folder, as: UTF8.self),
@@ -84,33 +73,7 @@ extension PostgresStore {
 
     public func jobCreate(_ spec: JobSpec, now: Date) throws -> Job {
         let submitter = ProcessIdentity.current
-        let command = String(decoding: try JSONEncoder().encode(spec.command), as: UTF8.self)
-        var environment = Data()
-        for (index, entry) in spec.environment.enumerated() {
-            if index > 0 { environment.append(0) }
-            environment.append(entry)
-        }
-        var timeoutSeconds: Double?
-        var timeoutPercent: Double?
-        switch spec.timeout {
-        case .seconds(let seconds): timeoutSeconds = seconds
-        case .percentOfMedian(let percent): timeoutPercent = percent
-        case nil: break
-        }
-        var haltCount: Int64?
-        var haltPercent: Double?
-        switch spec.halt?.threshold {
-        case .count(let count): haltCount = count
-        case .percent(let percent): haltPercent = percent
-        case nil: break
-        }
-        var maxRunningCount: Int?
-        var maxRunningPercent: Double?
-        switch spec.maxRunning {
-        case .count(let count): maxRunningCount = count
-        case .percentOfWorkers(let percent): maxRunningPercent = percent
-        case nil: break
-        }
+        let stored = try StoredJobSpec(spec)
         return try run { c in
             let rows = try c.execute("""
                 INSERT INTO job (command, command_bytes, working_directory, environment, chunk_size, nul_separated, stream,
@@ -122,12 +85,12 @@ extension PostgresStore {
                         $13, $14, $15, 'open', to_timestamp($16), $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
                 RETURNING \(Self.jobColumns)
                 """,
-                [.text(command), .bytes(Data(spec.argumentBytes.joined(separator: [0]))), .bytes(Data(spec.workingDirectoryBytes)),
-                 .bytes(environment), .int(spec.chunkSize.storedValue), .text(spec.nulSeparated ? "t" : "f"),
-                 .text(spec.stream ? "t" : "f"), .int(spec.retries), .double(spec.retryDelay), .double(timeoutSeconds),
-                 .double(timeoutPercent), .int(spec.maxOutput), .string(spec.halt?.when.rawValue), .int(haltCount),
-                 .double(haltPercent), .double(now.timeIntervalSince1970), .text(submitter.host), .int(Int64(submitter.pid)),
-                 .int(submitter.start), .string(submitter.machineID), .int(maxRunningCount), .double(maxRunningPercent),
+                [.text(stored.commandJSON), .bytes(stored.commandBytes), .bytes(Data(spec.workingDirectoryBytes)),
+                 .bytes(stored.environment), .int(spec.chunkSize.storedValue), .text(spec.nulSeparated ? "t" : "f"),
+                 .text(spec.stream ? "t" : "f"), .int(spec.retries), .double(spec.retryDelay), .double(stored.timeoutSeconds),
+                 .double(stored.timeoutPercent), .int(spec.maxOutput), .string(spec.halt?.when.rawValue), .int(stored.haltCount),
+                 .double(stored.haltPercent), .double(now.timeIntervalSince1970), .text(submitter.host), .int(Int64(submitter.pid)),
+                 .int(submitter.start), .string(submitter.machineID), .int(stored.maxRunningCount), .double(stored.maxRunningPercent),
                  .int(spec.grouping?.storedValue), spec.itemToken.map { .bytes(Data($0)) } ?? .null,
                  .string(spec.columnSeparator), .int(spec.priority), .double(spec.weight), .double(spec.rate?.perSecond)])
             return try Self.job(rows, 0)

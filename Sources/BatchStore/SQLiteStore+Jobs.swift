@@ -15,24 +15,13 @@ extension SQLiteStore {
     static func job(from row: Row) throws -> Job {
         let commandJSON: String = row["command"]
         let command = try JSONDecoder().decode([String].self, from: Data(commandJSON.utf8))
-        let environmentBlob: Data = row["environment"]
-        let environment = environmentBlob.isEmpty
-            ? [] : environmentBlob.split(separator: 0, omittingEmptySubsequences: false).map { Data($0) }
+        let environment = StoredJobSpec.environment(row["environment"])
         let stateText: String = row["state"]
         guard let state = JobState(rawValue: stateText) else {
             throw StoreError(.storage, "job \(row["id"] as Int64) has an unknown state '\(stateText)'")
         }
-        var timeout: ItemTimeout?
-        if let seconds: Double = row["timeout_seconds"] { timeout = .seconds(seconds) }
-        if let percent: Double = row["timeout_percent"] { timeout = .percentOfMedian(percent) }
-        var halt: HaltPolicy?
-        if let whenText: String = row["halt_when"], let when = HaltPolicy.When(rawValue: whenText) {
-            if let count: Int64 = row["halt_fail_count"] {
-                halt = HaltPolicy(when: when, threshold: .count(count))
-            } else if let percent: Double = row["halt_fail_percent"] {
-                halt = HaltPolicy(when: when, threshold: .percent(percent))
-            }
-        }
+        let timeout = StoredJobSpec.timeout(seconds: row["timeout_seconds"], percent: row["timeout_percent"])
+        let halt = StoredJobSpec.halt(when: row["halt_when"], count: row["halt_fail_count"], percent: row["halt_fail_percent"])
         let commandBytes = (row["command_bytes"] as Data?).map {
             $0.split(separator: 0, omittingEmptySubsequences: false).map { Array($0) }
         }
@@ -91,33 +80,7 @@ extension SQLiteStore {
 
     public func jobCreate(_ spec: JobSpec, now: Date) throws -> Job {
         let submitter = ProcessIdentity.current
-        let command = String(decoding: try JSONEncoder().encode(spec.command), as: UTF8.self)
-        var environment = Data()
-        for (index, entry) in spec.environment.enumerated() {
-            if index > 0 { environment.append(0) }
-            environment.append(entry)
-        }
-        var timeoutSeconds: Double?
-        var timeoutPercent: Double?
-        switch spec.timeout {
-        case .seconds(let seconds): timeoutSeconds = seconds
-        case .percentOfMedian(let percent): timeoutPercent = percent
-        case nil: break
-        }
-        var haltCount: Int64?
-        var haltPercent: Double?
-        switch spec.halt?.threshold {
-        case .count(let count): haltCount = count
-        case .percent(let percent): haltPercent = percent
-        case nil: break
-        }
-        var maxRunningCount: Int?
-        var maxRunningPercent: Double?
-        switch spec.maxRunning {
-        case .count(let count): maxRunningCount = count
-        case .percentOfWorkers(let percent): maxRunningPercent = percent
-        case nil: break
-        }
+        let stored = try StoredJobSpec(spec)
         return try write { db in
             try db.execute(
                 sql: """
@@ -129,12 +92,12 @@ extension SQLiteStore {
                                      item_token, column_separator, priority, weight, rate_per_second, submitter_machine)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [command, spec.workingDirectory, environment, spec.chunkSize.storedValue,
-                            spec.nulSeparated, spec.stream, spec.retries, spec.retryDelay, timeoutSeconds, timeoutPercent,
-                            spec.maxOutput, spec.halt?.when.rawValue, haltCount, haltPercent,
+                arguments: [stored.commandJSON, spec.workingDirectory, stored.environment, spec.chunkSize.storedValue,
+                            spec.nulSeparated, spec.stream, spec.retries, spec.retryDelay, stored.timeoutSeconds, stored.timeoutPercent,
+                            spec.maxOutput, spec.halt?.when.rawValue, stored.haltCount, stored.haltPercent,
                             now.timeIntervalSince1970, Int64(getuid()), submitter.host, submitter.pid, submitter.start,
-                            Data(spec.argumentBytes.joined(separator: [0])), Data(spec.workingDirectoryBytes),
-                            maxRunningCount, maxRunningPercent, spec.grouping?.storedValue,
+                            stored.commandBytes, Data(spec.workingDirectoryBytes),
+                            stored.maxRunningCount, stored.maxRunningPercent, spec.grouping?.storedValue,
                             spec.itemToken.map { Data($0) }, spec.columnSeparator, spec.priority, spec.weight,
                             spec.rate?.perSecond, submitter.machineID])
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))
