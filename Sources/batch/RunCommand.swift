@@ -40,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
                 StandardError.line("batch: reading items from the terminal, one per line, until Ctrl-D")
             }
             let spec = submit.jobSpec()
-            try submit.checkCommandRuns(spec)
+            try submit.checkCommandRuns(spec, on: db.location)
             let job = try db.jobCreate(spec, now: Date())
             Interruption.install(.cancelRun(store: db, job: job.id))
             try store.ensureDaemon(db)

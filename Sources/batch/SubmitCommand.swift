@@ -61,7 +61,7 @@ struct SubmitCommand: AsyncParsableCommand {
             return (id, job.itemCount, job.spec.nulSeparated ? 0 : 10, job.spec.stream)
         }
         let spec = submit.jobSpec()
-        try submit.checkCommandRuns(spec)
+        try submit.checkCommandRuns(spec, on: db.location)
         let job = try db.jobCreate(spec, now: Date())
         return (job.id, 0, submit.null ? 0 : 10, submit.stream)
     }

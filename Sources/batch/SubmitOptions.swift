@@ -133,12 +133,19 @@ struct SubmitOptions: ParsableArguments {
 
     /// Refuses, before a job is created, a command that cannot run from here,
     /// as xargs stops at once with 127: looked up with this process's PATH
-    /// and working directory, exactly as a daemon of this host will.
-    func checkCommandRuns(_ spec: JobSpec) throws {
+    /// and working directory, exactly as a daemon of this host will. On a
+    /// network store the daemons may run elsewhere, where the command may
+    /// well exist: there it only warns, on stderr, and the job is stored.
+    func checkCommandRuns(_ spec: JobSpec, on location: StoreLocation) throws {
         guard !noCheck, let program = spec.argumentBytes.first else { return }
         if let path = ExecutableLocator.locate(program, workingDirectory: spec.workingDirectoryBytes, environment: spec.environment),
            ExecutableLocator.isExecutableFile(path)
         {
+            return
+        }
+        if case .postgres = location {
+            StandardError.line(
+                "batch: warning: command not found here (or not executable): \(Printable.text(program)); stored anyway, for daemons on other hosts (--no-check silences this)")
             return
         }
         throw CLIError(

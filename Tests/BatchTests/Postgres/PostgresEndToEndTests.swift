@@ -83,6 +83,18 @@ extension EndToEnd {
             #expect(try mapsLibpq(onServer.pid), "the check sees libpq where it is loaded")
         }
 
+        /// On a network store the daemons may run where the command exists:
+        /// a command missing here is a warning, not a refusal (on a file it
+        /// is refused with 127, as xargs does).
+        @Test func aCommandMissingHereIsStoredWithAWarning() throws {
+            let session = try Session()
+            let submitted = try session.batch(["submit", "--", "no-such-command-here"], input: "1\n2\n")
+            #expect(submitted.status == 0, "\(submitted.err)")
+            #expect(submitted.err.contains("warning: command not found here (or not executable): no-such-command-here"), "\(submitted.err)")
+            let id = try #require(JobID(parsing: submitted.out.trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(try session.store().jobFetch(id)?.itemCount == 2)
+        }
+
         @Test func aSIGKILLedDaemonsWorkIsFinishedByAnother() throws {
             let session = try Session()
             let first = try session.startDaemon(["--workers", "2", "--lease", "2s"])
