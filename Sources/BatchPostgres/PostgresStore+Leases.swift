@@ -117,22 +117,12 @@ extension PostgresStore {
         }
     }
 
-    /// What recording under a lease needs to know of its chunk and job.
-    struct LeaseState {
-        var chunkHeld: Bool
-        var jobState: JobState
-        var itemCount: Int64
-        var finishedCount: Int64
-        var failedCount: Int64
-        var nextSequence: Int64
-    }
-
-    static func leaseState(_ c: PostgresConnection, _ lease: ChunkLease, lockJob: Bool = false) throws -> LeaseState? {
+    /// The lease's `LeaseState`, in one query.
+    static func leaseState(_ c: PostgresConnection, _ lease: ChunkLease) throws -> LeaseState? {
         let rows = try c.execute("""
             SELECT chunk.state, chunk.fence, job.state, job.item_count, job.finished_count, job.failed_count,
                    job.next_sequence, chunk.owner
             FROM chunk JOIN job ON job.id = chunk.job_id WHERE chunk.id = $1 AND chunk.job_id = $2
-            \(lockJob ? "FOR UPDATE OF job" : "")
             """, [.int(lease.chunkID), .int(lease.job.id.rawValue)])
         guard rows.count == 1 else { return nil }
         return LeaseState(

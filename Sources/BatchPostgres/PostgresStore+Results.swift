@@ -2,26 +2,6 @@ import BatchStore
 import Foundation
 
 extension PostgresStore {
-    private struct JobTally {
-        var state: JobState
-        let initialState: JobState
-        let itemCount: Int64
-        var finished: Int64
-        var failed: Int64
-        var nextSequence: Int64
-        var haltReason: String?
-        var haltedNow = false
-
-        init(_ current: LeaseState) {
-            state = current.jobState
-            initialState = current.jobState
-            itemCount = current.itemCount
-            finished = current.finishedCount
-            failed = current.failedCount
-            nextSequence = current.nextSequence
-        }
-    }
-
     /// A group commit: the jobs concerned are locked first, in id order (two
     /// committers never wait on each other in a cycle), so each job's
     /// completion sequence is handed out under its lock: gap-free, and
@@ -35,59 +15,23 @@ extension PostgresStore {
                 try c.execute(
                     "SELECT id FROM job WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
                     [.text(PostgresArray.integers(ids))])
-                var jobs: [JobID: JobTally] = [:]
-                var held: [String: Bool] = [:]
+                var ledger = GroupCommitLedger()
                 var outcomes: [RecordOutcome] = []
                 for batch in batches {
-                    let lease = batch.lease
-                    let key = "\(lease.chunkID)/\(lease.fence)"
-                    if held[key] == nil || jobs[lease.job.id] == nil {
-                        guard let current = try Self.leaseState(c, lease) else {
-                            outcomes.append(.jobEnded)
-                            continue
-                        }
-                        held[key] = current.chunkHeld
-                        if jobs[lease.job.id] == nil { jobs[lease.job.id] = JobTally(current) }
-                    }
-                    guard var job = jobs[lease.job.id], let chunkHeld = held[key] else { continue }
-                    switch StoreRules.leaseStatus(of: lease, chunkHeld: chunkHeld, jobState: job.state) {
-                    case .lost:
-                        outcomes.append(.leaseLost)
-                        continue
-                    case .jobEnded:
-                        outcomes.append(.jobEnded)
-                        continue
-                    case .held, .draining:
-                        break
-                    }
-                    var failed: Int64 = 0
-                    for result in batch.results {
-                        precondition(result.line >= lease.firstLine && result.line <= lease.lastLine, "result outside its lease")
-                        if result.outcome.status == .failed { failed += 1 }
-                    }
-                    try Self.insertResults(c, job: lease.job.id, batch.results, firstSequence: job.nextSequence)
-                    job.nextSequence += Int64(batch.results.count)
-                    job.finished += Int64(batch.results.count)
-                    job.failed += failed
-                    let progress = StoreRules.progress(
-                        state: job.state, itemCount: job.itemCount, finished: job.finished, failed: job.failed,
-                        failedNow: failed, halt: lease.job.spec.halt)
-                    job.state = progress.state
-                    if let reason = progress.haltReason {
-                        job.haltReason = reason
-                        job.haltedNow = progress.haltsNow
-                    }
-                    if batch.completesChunk {
-                        try c.execute("""
-                            UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL
-                            WHERE id = $1 AND job_id = $2 AND fence = $3
-                            """, [.int(lease.chunkID), .int(lease.job.id.rawValue), .int(lease.fence)])
-                        held[key] = false
-                    }
-                    jobs[lease.job.id] = job
-                    outcomes.append(job.state == .failed ? .recordedJobEnded : .recorded)
+                    outcomes.append(try ledger.record(
+                        batch,
+                        leaseState: { try Self.leaseState(c, $0) },
+                        insert: { results, firstSequence in
+                            try Self.insertResults(c, job: batch.lease.job.id, results, firstSequence: firstSequence)
+                        },
+                        completeChunk: { lease in
+                            try c.execute("""
+                                UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL
+                                WHERE id = $1 AND job_id = $2 AND fence = $3
+                                """, [.int(lease.chunkID), .int(lease.job.id.rawValue), .int(lease.fence)])
+                        }))
                 }
-                for (id, job) in jobs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                for (id, job) in ledger.jobs {
                     try c.execute("""
                         UPDATE job SET finished_count = $1, failed_count = $2, next_sequence = $3, state = $4,
                             finished_at = CASE WHEN $5 THEN to_timestamp($6) ELSE finished_at END,

@@ -3,44 +3,14 @@ import GRDB
 import GRDBSQLite
 
 extension SQLiteStore {
-    /// A job as a group commit sees it: read once, then kept up to date in
-    /// memory as batches are recorded, and written back once at the end.
-    private struct JobTally {
-        var state: JobState
-        let initialState: JobState
-        let itemCount: Int64
-        var finished: Int64
-        var failed: Int64
-        var nextSequence: Int64
-        var haltReason: String?
-        /// The job halted with `now`: no chunk of it may stay held.
-        var haltedNow = false
-
-        init(_ current: LeaseState) {
-            state = current.jobState
-            initialState = current.jobState
-            itemCount = current.itemCount
-            finished = current.finishedCount
-            failed = current.failedCount
-            nextSequence = current.nextSequence
-        }
-    }
-
-    private struct LeaseKey: Hashable {
-        var job: JobID
-        var chunkID: Int64
-        var fence: Int64
-    }
-
     /// Each distinct lease and job is read once per transaction, however many
     /// batches it has (per item, every result is a batch of its own), and
-    /// each job written once: reading and updating them per batch was most of
+    /// each job written once (`GroupCommitLedger`): reading and updating them per batch was most of
     /// a group commit's cost (measured with perf).
     public func resultsRecordIfLeasesHeld(_ batches: [ResultBatch], now: Date) throws -> [RecordOutcome] {
         guard !batches.isEmpty else { return [] }
         return try write { db in
-            var jobs: [JobID: JobTally] = [:]
-            var held: [LeaseKey: Bool] = [:]
+            var ledger = GroupCommitLedger()
             var outcomes: [RecordOutcome] = []
             outcomes.reserveCapacity(batches.count)
             let insert = try db.cachedStatement(sql: """
@@ -49,57 +19,25 @@ extension SQLiteStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for batch in batches {
-                let lease = batch.lease
-                let key = LeaseKey(job: lease.job.id, chunkID: lease.chunkID, fence: lease.fence)
-                if held[key] == nil || jobs[lease.job.id] == nil {
-                    guard let current = try Self.leaseState(db, lease) else {
-                        outcomes.append(.jobEnded)
-                        continue
-                    }
-                    held[key] = current.chunkHeld
-                    if jobs[lease.job.id] == nil { jobs[lease.job.id] = JobTally(current) }
-                }
-                guard var job = jobs[lease.job.id], let chunkHeld = held[key] else { continue }
-                switch StoreRules.leaseStatus(of: lease, chunkHeld: chunkHeld, jobState: job.state) {
-                case .lost:
-                    outcomes.append(.leaseLost)
-                    continue
-                case .jobEnded:
-                    outcomes.append(.jobEnded)
-                    continue
-                case .held, .draining:
-                    break
-                }
-                var failed: Int64 = 0
-                for result in batch.results {
-                    precondition(result.line >= lease.firstLine && result.line <= lease.lastLine, "result outside its lease")
-                    if result.outcome.status == .failed { failed += 1 }
-                    try Self.insertResult(
-                        insert, db, job: lease.job.id, line: result.line, sequence: job.nextSequence,
-                        outcome: result.outcome, attempts: result.attempts)
-                    job.nextSequence += 1
-                }
-                job.finished += Int64(batch.results.count)
-                job.failed += failed
-                let progress = StoreRules.progress(
-                    state: job.state, itemCount: job.itemCount, finished: job.finished, failed: job.failed,
-                    failedNow: failed, halt: lease.job.spec.halt)
-                job.state = progress.state
-                if let reason = progress.haltReason {
-                    job.haltReason = reason
-                    job.haltedNow = progress.haltsNow
-                }
-                if batch.completesChunk {
-                    try db.cachedStatement(sql: """
-                        UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL
-                        WHERE id = ? AND job_id = ? AND fence = ?
-                        """).execute(arguments: [lease.chunkID, lease.job.id.rawValue, lease.fence])
-                    held[key] = false
-                }
-                jobs[lease.job.id] = job
-                outcomes.append(job.state == .failed ? .recordedJobEnded : .recorded)
+                let job = batch.lease.job.id
+                outcomes.append(try ledger.record(
+                    batch,
+                    leaseState: { try Self.leaseState(db, $0) },
+                    insert: { results, firstSequence in
+                        for (offset, result) in results.enumerated() {
+                            try Self.insertResult(
+                                insert, db, job: job, line: result.line, sequence: firstSequence + Int64(offset),
+                                outcome: result.outcome, attempts: result.attempts)
+                        }
+                    },
+                    completeChunk: { lease in
+                        try db.cachedStatement(sql: """
+                            UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL
+                            WHERE id = ? AND job_id = ? AND fence = ?
+                            """).execute(arguments: [lease.chunkID, lease.job.id.rawValue, lease.fence])
+                    }))
             }
-            for (id, job) in jobs {
+            for (id, job) in ledger.jobs {
                 try db.cachedStatement(sql: """
                     UPDATE job SET
                         finished_count = ?, failed_count = ?, next_sequence = ?, state = ?,

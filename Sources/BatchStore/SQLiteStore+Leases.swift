@@ -166,20 +166,9 @@ extension SQLiteStore {
         }
     }
 
-    /// What recording under a lease needs to know of its chunk and job, read
-    /// in one small query (on every watch, and once per lease and group
-    /// commit, so it reads no more than this: the job's spec is immutable and
-    /// comes with the lease).
-    struct LeaseState {
-        /// The chunk is leased, under this lease's fence.
-        var chunkHeld: Bool
-        var jobState: JobState
-        var itemCount: Int64
-        var finishedCount: Int64
-        var failedCount: Int64
-        var nextSequence: Int64
-    }
-
+    /// The lease's `LeaseState`, read in one small query (on every watch,
+    /// and once per lease and group commit, so it reads no more than this:
+    /// the job's spec is immutable and comes with the lease).
     static func leaseState(_ db: Database, _ lease: ChunkLease) throws -> LeaseState? {
         guard let row = try Row.fetchOne(
             db.cachedStatement(sql: """
