@@ -135,5 +135,78 @@ enum PostgresSchema {
             CREATE TRIGGER chunk_changed AFTER INSERT OR DELETE OR UPDATE OF state ON chunk
                 FOR EACH STATEMENT EXECUTE FUNCTION batch_notify_change();
             """),
+        ("v3: roles and row-level security", """
+            -- Three group roles (NOLOGIN): a person or a host logs in as a role
+            -- of its own that is a member of one of them. The schema's owner (the
+            -- role that migrated it) is the administrator and bypasses all this.
+            --   batch_submitter: submits, follows, cancels and removes its own
+            --     jobs; sees no one else's; never writes chunks or results.
+            --   batch_daemon: claims and runs every job, records results.
+            --   batch_reader: reads everything (dashboards, monitoring).
+            -- Roles belong to the whole server: an existing one is reused.
+            DO $$
+            DECLARE
+                role_name text;
+            BEGIN
+                FOREACH role_name IN ARRAY ARRAY['batch_submitter', 'batch_daemon', 'batch_reader'] LOOP
+                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
+                        BEGIN
+                            EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
+                        EXCEPTION
+                            WHEN duplicate_object OR unique_violation THEN NULL;
+                            WHEN insufficient_privilege THEN
+                                RAISE EXCEPTION 'batch needs the group role % (CREATE ROLE % NOLOGIN): create it, or open the database once as a role with CREATEROLE', role_name, role_name;
+                        END;
+                    END IF;
+                END LOOP;
+            END
+            $$;
+
+            GRANT SELECT ON batch_migration TO batch_submitter, batch_daemon, batch_reader;
+            GRANT SELECT, INSERT, UPDATE, DELETE ON job, item TO batch_submitter;
+            GRANT SELECT ON chunk, result, daemon TO batch_submitter;
+            GRANT SELECT, INSERT, UPDATE, DELETE ON job, item, chunk, result, daemon TO batch_daemon;
+            GRANT SELECT ON job, item, chunk, result, daemon TO batch_reader;
+
+            ALTER TABLE job ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY submitter_own ON job TO batch_submitter
+                USING (owner_role = current_user) WITH CHECK (owner_role = current_user);
+            CREATE POLICY daemon_all ON job TO batch_daemon USING (true);
+            CREATE POLICY reader_all ON job FOR SELECT TO batch_reader USING (true);
+
+            -- The rows of a job follow the job: the subquery sees only the jobs
+            -- the caller's own policies on `job` let it see.
+            ALTER TABLE item ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY submitter_own ON item TO batch_submitter
+                USING (EXISTS (SELECT 1 FROM job WHERE job.id = item.job_id));
+            CREATE POLICY daemon_all ON item TO batch_daemon USING (true);
+            CREATE POLICY reader_all ON item FOR SELECT TO batch_reader USING (true);
+
+            ALTER TABLE chunk ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY submitter_own ON chunk FOR SELECT TO batch_submitter
+                USING (EXISTS (SELECT 1 FROM job WHERE job.id = chunk.job_id));
+            CREATE POLICY daemon_all ON chunk TO batch_daemon USING (true);
+            CREATE POLICY reader_all ON chunk FOR SELECT TO batch_reader USING (true);
+
+            ALTER TABLE result ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY submitter_own ON result FOR SELECT TO batch_submitter
+                USING (EXISTS (SELECT 1 FROM job WHERE job.id = result.job_id));
+            CREATE POLICY daemon_all ON result TO batch_daemon USING (true);
+            CREATE POLICY reader_all ON result FOR SELECT TO batch_reader USING (true);
+
+            -- A cancelled job's chunks are handed back by the schema's owner: the
+            -- submitter who cancels may not write chunks itself.
+            CREATE FUNCTION batch_release_cancelled_chunks() RETURNS trigger
+                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+            BEGIN
+                UPDATE chunk SET state = 'released', owner = NULL, lease_expires_at = NULL
+                WHERE job_id = NEW.id AND state = 'leased';
+                RETURN NULL;
+            END
+            $$;
+            CREATE TRIGGER job_cancelled AFTER UPDATE OF state ON job FOR EACH ROW
+                WHEN (NEW.state = 'cancelled' AND OLD.state IN ('open', 'sealed'))
+                EXECUTE FUNCTION batch_release_cancelled_chunks();
+            """),
     ]
 }

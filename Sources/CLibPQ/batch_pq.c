@@ -2,13 +2,14 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded = -1;
 static char error[256] = "libpq was not loaded";
 
 #define SYMBOLS(X) \
-    X(PQconnectdb) X(PQstatus) X(PQfinish) X(PQreset) X(PQerrorMessage) X(PQexec) X(PQexecParams) \
+    X(PQconnectdb) X(PQconnectdbParams) X(PQstatus) X(PQfinish) X(PQreset) X(PQerrorMessage) X(PQexec) X(PQexecParams) \
     X(PQresultStatus) X(PQresultErrorField) X(PQresultErrorMessage) X(PQclear) X(PQntuples) X(PQcmdTuples) \
     X(PQgetisnull) X(PQgetvalue) X(PQgetlength) X(PQconninfoParse) X(PQconninfoFree) X(PQfreemem) \
     X(PQconsumeInput) X(PQnotifies) X(PQsocket)
@@ -37,6 +38,25 @@ int batch_pq_load(void) {
 const char *batch_pq_error(void) { return error; }
 
 PGconn *batch_PQconnectdb(const char *conninfo) { return p_PQconnectdb(conninfo); }
+
+PGconn *batch_pq_connect(const char *conninfo) {
+    // Keywords are applied in order and the expanded connection string comes
+    // last, so anything it names wins over these defaults. Over TCP, a dead
+    // link must end a call within seconds (keepalives for a call waiting on
+    // an answer, tcp_user_timeout for one whose data is not acknowledged),
+    // not after the kernel's 15 minutes: a cut-off daemon must see errors to
+    // fence itself, and find the server again once the link heals.
+    const char *keys[8], *values[8];
+    int n = 0;
+    if (!getenv("PGCONNECT_TIMEOUT")) { keys[n] = "connect_timeout"; values[n++] = "10"; }
+    keys[n] = "keepalives_idle"; values[n++] = "5";
+    keys[n] = "keepalives_interval"; values[n++] = "2";
+    keys[n] = "keepalives_count"; values[n++] = "3";
+    keys[n] = "tcp_user_timeout"; values[n++] = "10000";
+    keys[n] = "dbname"; values[n++] = conninfo;
+    keys[n] = NULL; values[n] = NULL;
+    return p_PQconnectdbParams(keys, values, 1);
+}
 ConnStatusType batch_PQstatus(const PGconn *conn) { return p_PQstatus(conn); }
 void batch_PQfinish(PGconn *conn) { p_PQfinish(conn); }
 void batch_PQreset(PGconn *conn) { p_PQreset(conn); }

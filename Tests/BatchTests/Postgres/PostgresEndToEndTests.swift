@@ -1,4 +1,5 @@
 import BatchBackends
+@testable import BatchPostgres
 import BatchStore
 import Foundation
 import Testing
@@ -23,9 +24,29 @@ extension EndToEnd {
 
             func store() throws -> any BatchStore { try StoreFactory.open(.postgres(conninfo)) }
 
+            /// The environment of a process that logs in as `role` (the
+            /// cluster's superuser when nil).
+            func environment(as role: String?) -> [String: String] {
+                var environment = self.environment
+                // In key=value form a later keyword wins.
+                if let role { environment["BATCH_DB"] = conninfo + " user=\(role)" }
+                return environment
+            }
+
+            /// A login role of its own for this test (roles belong to the
+            /// whole cluster), member of `group`.
+            func createRole(_ prefix: String, in group: String) throws -> String {
+                let name = prefix + "_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(10)
+                _ = try store()  // the schema, with its group roles
+                let admin = try PostgresConnection(conninfo: conninfo)
+                defer { admin.close() }
+                try admin.execute("CREATE ROLE \(name) LOGIN IN ROLE \(group)")
+                return name
+            }
+
             @discardableResult
-            func startDaemon(_ arguments: [String] = ["--workers", "2"]) throws -> TestProcess {
-                let daemon = try TestProcess(Binaries.batchd, arguments, environment: environment, directory: directory.path)
+            func startDaemon(_ arguments: [String] = ["--workers", "2"], as role: String? = nil) throws -> TestProcess {
+                let daemon = try TestProcess(Binaries.batchd, arguments, environment: environment(as: role), directory: directory.path)
                 daemon.closeInput()
                 daemons.append(daemon)
                 let registered = try TestProcess.eventually(timeout: 30) {
@@ -35,8 +56,8 @@ extension EndToEnd {
                 return daemon
             }
 
-            func batch(_ arguments: [String], input: String, timeout: Double = 120) throws -> (status: Int32?, out: String, err: String) {
-                let process = try TestProcess(Binaries.batch, arguments, environment: environment, directory: directory.path)
+            func batch(_ arguments: [String], input: String, as role: String? = nil, timeout: Double = 120) throws -> (status: Int32?, out: String, err: String) {
+                let process = try TestProcess(Binaries.batch, arguments, environment: environment(as: role), directory: directory.path)
                 process.write(input)
                 process.closeInput()
                 let status = process.wait(timeout: timeout)

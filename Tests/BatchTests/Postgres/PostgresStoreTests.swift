@@ -46,6 +46,32 @@ import Testing
         #expect(names.int(0, 0) == Int64(PostgresSchema.migrations.count + 1), "nothing was written")
     }
 
+    /// A database of the previous schema (v2, before roles) opens with
+    /// this release, gains v3, and keeps its jobs, items and results.
+    @Test func aDatabaseOfThePreviousSchemaIsUpgradedWithItsJobs() throws {
+        let conninfo = try PostgresCluster.freshDatabase()
+        let admin = try PostgresConnection(conninfo: conninfo)
+        try admin.executeScript("CREATE TABLE batch_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        for migration in PostgresSchema.migrations.prefix(2) {
+            try admin.executeScript(migration.sql)
+            try admin.execute("INSERT INTO batch_migration (name) VALUES ($1)", [.text(migration.name)])
+        }
+        try admin.executeScript("""
+            INSERT INTO job (command, command_bytes, working_directory, environment, chunk_size, nul_separated, stream,
+                             retries, retry_delay, max_output, state, item_count, next_line, finished_count, next_sequence)
+            VALUES ('{echo}', '\\x5b226563686f225d', '\\x2f746d70', '', 0, false, false, 0, 0, 1000, 'sealed', 2, 3, 1, 2);
+            INSERT INTO item (job_id, line, data) VALUES (1, 1, 'one'), (1, 2, 'two');
+            INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts, started_at, finished_at)
+            VALUES (1, 1, 1, 'succeeded', 0, 'one', '', 1, now(), now());
+            """)
+        let store = try PostgresStore(conninfo: conninfo)
+        #expect(try store.appliedMigrations() == PostgresSchema.migrations.map(\.name))
+        let job = try #require(try store.jobFetch(JobID(1)))
+        #expect(job.state == .sealed && job.itemCount == 2 && job.finishedCount == 1)
+        #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.outcome.output) == [Data("one".utf8)])
+        #expect(try store.itemFetch(job: job.id, line: 2) == Data("two".utf8))
+    }
+
     /// The clock a daemon writes leases and heartbeats with is the
     /// server's: the same for daemons on every host.
     @Test func theStoresClockIsTheServers() throws {
