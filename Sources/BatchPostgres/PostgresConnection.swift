@@ -27,7 +27,7 @@ final class PostgresConnection: @unchecked Sendable {
             throw StoreError(.cannotOpen, String(cString: batch_pq_error()))
         }
         displayName = Self.redacted(conninfo)
-        connection = batch_pq_connect(conninfo)
+        connection = batch_pq_connect(conninfo, ProcessInfo.processInfo.processName)
         guard batch_PQstatus(connection) == CONNECTION_OK else {
             let message = Self.lastError(connection)
             batch_PQfinish(connection)
@@ -59,7 +59,7 @@ final class PostgresConnection: @unchecked Sendable {
         if connection == nil || batch_PQstatus(connection) != CONNECTION_OK {
             // One reconnection: a server restart or a terminated backend is
             // not the caller's failure unless it lasts.
-            if connection == nil { connection = batch_pq_connect(conninfo) } else { batch_PQreset(connection) }
+            if connection == nil { connection = batch_pq_connect(conninfo, ProcessInfo.processInfo.processName) } else { batch_PQreset(connection) }
             guard batch_PQstatus(connection) == CONNECTION_OK else {
                 throw StoreError(.unavailable, "\(displayName) does not answer: \(Self.lastError(connection))")
             }

@@ -41,6 +41,24 @@ public func offloadedUntilCancelled<T: Sendable>(_ body: @escaping @Sendable () 
     return try result.get()
 }
 
+/// Like `offloadedUntilCancelled`, but also gives up waiting after `limit`:
+/// `nil` then. For a lease check, which must end within the lease even when
+/// the store does not answer at all (a network link that went down).
+public func offloadedUntilCancelled<T: Sendable>(within limit: Duration, _ body: @escaping @Sendable () throws -> T) async throws -> T? {
+    let box = OnceBox<Result<T?, any Error>>()
+    let result = await withTaskCancellationHandler {
+        await withCheckedContinuation { continuation in
+            box.set(ResumeOnce(continuation))
+            BlockingThreads.shared.run { box.resume(Result { try body() }) }
+            let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(max(0, nanoseconds)))) { box.resume(.success(nil)) }
+        }
+    } onCancel: {
+        box.resume(.failure(CancellationError()))
+    }
+    return try result.get()
+}
+
 /// Holds the `ResumeOnce` of a continuation made after the cancellation
 /// handler is installed (a cancel before it is set resumes it when set).
 private final class OnceBox<T: Sendable>: Sendable {

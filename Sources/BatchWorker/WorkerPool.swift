@@ -275,14 +275,22 @@ public final class WorkerPool: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.watchInterval)
             if Task.isCancelled { return }
+            // A check that hangs (a server cut off by the network) must not
+            // outlast the lease: it is given up when the lease would end.
+            let lease = lease
+            let left = confirmed + .seconds(configuration.leaseDuration) - ContinuousClock.now
             do {
-                let status = try await offloadedUntilCancelled { try store.leaseStatus(lease) }
+                guard let status = try await offloadedUntilCancelled(within: max(left, .milliseconds(10)), { try store.leaseStatus(lease) }) else {
+                    throw StoreError(.unavailable, "the store did not answer a lease check")
+                }
                 faults.succeeded("checking a lease")
                 if status != .held, status != .draining { return }
                 confirmed = .now
+            } catch is CancellationError {
+                return
             } catch {
                 faults.failed("checking a lease", error)
-                if ContinuousClock.now - confirmed > .seconds(configuration.leaseDuration) {
+                if ContinuousClock.now - confirmed >= .seconds(configuration.leaseDuration) {
                     logger.error("job \(lease.job.id): the lease on lines \(lease.firstLine)-\(lease.lastLine) could not be confirmed for \(Int(configuration.leaseDuration)) s: stopping its commands; it records nothing more")
                     committer.fence(lease)
                     return

@@ -39,20 +39,22 @@ const char *batch_pq_error(void) { return error; }
 
 PGconn *batch_PQconnectdb(const char *conninfo) { return p_PQconnectdb(conninfo); }
 
-PGconn *batch_pq_connect(const char *conninfo) {
+PGconn *batch_pq_connect(const char *conninfo, const char *application) {
     // Keywords are applied in order and the expanded connection string comes
     // last, so anything it names wins over these defaults. Over TCP, a dead
     // link must end a call within seconds (keepalives for a call waiting on
     // an answer, tcp_user_timeout for one whose data is not acknowledged),
     // not after the kernel's 15 minutes: a cut-off daemon must see errors to
     // fence itself, and find the server again once the link heals.
-    const char *keys[8], *values[8];
+    const char *keys[10], *values[10];
     int n = 0;
     if (!getenv("PGCONNECT_TIMEOUT")) { keys[n] = "connect_timeout"; values[n++] = "10"; }
     keys[n] = "keepalives_idle"; values[n++] = "5";
     keys[n] = "keepalives_interval"; values[n++] = "2";
     keys[n] = "keepalives_count"; values[n++] = "3";
     keys[n] = "tcp_user_timeout"; values[n++] = "10000";
+    // Shown in pg_stat_activity unless the string or PGAPPNAME names another.
+    keys[n] = "fallback_application_name"; values[n++] = application;
     keys[n] = "dbname"; values[n++] = conninfo;
     keys[n] = NULL; values[n] = NULL;
     return p_PQconnectdbParams(keys, values, 1);

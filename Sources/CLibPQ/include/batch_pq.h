@@ -14,8 +14,9 @@ const char *batch_pq_error(void);
 
 PGconn *batch_PQconnectdb(const char *conninfo);
 /// Connects with `conninfo` (any form libpq takes) over defaults that end a
-/// call on a dead TCP link within seconds; the string's own keywords win.
-PGconn *batch_pq_connect(const char *conninfo);
+/// call on a dead TCP link within seconds, named `application` in
+/// pg_stat_activity; the string's own keywords win.
+PGconn *batch_pq_connect(const char *conninfo, const char *application);
 ConnStatusType batch_PQstatus(const PGconn *conn);
 void batch_PQfinish(PGconn *conn);
 void batch_PQreset(PGconn *conn);
