@@ -55,8 +55,21 @@ final class PostgresConnection: @unchecked Sendable {
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(result) }
     }
 
+    /// The channels this session listens on: a new session (after a
+    /// reconnection) listens on none.
+    private var channels: Set<String> = []
+
+    /// Listens on `channel`, once per session.
+    func listen(_ channel: String) throws {
+        try reconnectIfNeeded()
+        guard !channels.contains(channel) else { return }
+        try execute("LISTEN \(channel)")
+        channels.insert(channel)
+    }
+
     private func reconnectIfNeeded() throws {
         if connection == nil || batch_PQstatus(connection) != CONNECTION_OK {
+            channels = []
             // One reconnection: a server restart or a terminated backend is
             // not the caller's failure unless it lasts.
             if connection == nil { connection = batch_pq_connect(conninfo, ProcessInfo.processInfo.processName) } else { batch_PQreset(connection) }

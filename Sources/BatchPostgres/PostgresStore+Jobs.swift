@@ -139,6 +139,16 @@ extension PostgresStore {
         }
     }
 
+    public func jobsClaimableExist() throws -> Bool {
+        try run { c in
+            try c.execute("""
+                SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('open', 'sealed')
+                    AND (next_line <= item_count
+                         OR EXISTS (SELECT 1 FROM chunk WHERE chunk.job_id = job.id AND chunk.state = 'released')))
+                """).bool(0, 0) ?? false
+        }
+    }
+
     /// Items arrive as one statement of arrays (`unnest`), guarded by the
     /// job's state and count, read under the job's row lock.
     public func itemsAppendIfOpen(job id: JobID, firstLine: Int64, items: [Data]) throws {

@@ -83,7 +83,7 @@ public final class PostgresStore: BatchStore {
         let listening = versionConnection.withLock { connection -> Bool in
             do {
                 if connection == nil { connection = try PostgresConnection(conninfo: conninfo) }
-                try connection!.execute("LISTEN batch_changes")
+                try connection!.listen("batch_changes")
                 return true
             } catch {
                 return false

@@ -54,6 +54,12 @@ public protocol BatchStore: Sendable {
     /// Whether any job is open or sealed (there is, or may come, work).
     func jobsRunnableExist() throws -> Bool
 
+    /// Whether any open or sealed job has work no one holds: lines never
+    /// claimed, or chunks handed back. When none has, only a change (items
+    /// appended, a chunk handed back, a job submitted) makes work, and an
+    /// idle worker may wait for one instead of polling.
+    func jobsClaimableExist() throws -> Bool
+
     /// Appends items to an open job. `firstLine` must be one past the job's
     /// last stored line, so a second submitter racing the first fails with
     /// `.itemOrder` instead of interleaving. Atomic: all items or none.

@@ -43,10 +43,33 @@ public struct ResultStream: Sendable {
         self.pageSize = pageSize
     }
 
+    /// How long a follower rides out a store that does not answer (a
+    /// server restarting, a connection ended, a failover) before it gives up.
+    public var unavailablePatience: TimeInterval = 300
+
     /// The next results, waiting for them; `nil` once the job has ended and
     /// every recorded entry was delivered (for a complete job: every item).
-    /// Throws `StoreError(.jobNotFound)` when the job does not exist.
+    /// Throws `StoreError(.jobNotFound)` when the job does not exist. A store
+    /// that does not answer is asked again, with backoff, for up to
+    /// `unavailablePatience`: the cursor has not moved, so no entry is lost
+    /// or repeated.
     public mutating func next() async throws -> [ItemResult]? {
+        var unavailableSince: Date?
+        var backoff = 0.1
+        while true {
+            do {
+                return try await nextOnce()
+            } catch let error as StoreError where error.code == .unavailable {
+                let since = unavailableSince ?? Date()
+                unavailableSince = since
+                guard Date().timeIntervalSince(since) < unavailablePatience else { throw error }
+                try await Task.sleep(for: .seconds(backoff))
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
+
+    private mutating func nextOnce() async throws -> [ItemResult]? {
         var delay = pollInterval.lowerBound
         if caughtUp {
             // The last page held everything there was: let the next ones gather

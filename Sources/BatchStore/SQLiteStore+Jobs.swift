@@ -145,6 +145,16 @@ extension SQLiteStore {
         }
     }
 
+    public func jobsClaimableExist() throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('open', 'sealed')
+                    AND (next_line <= item_count
+                         OR EXISTS (SELECT 1 FROM chunk WHERE chunk.job_id = job.id AND chunk.state = 'released')))
+                """) ?? false
+        }
+    }
+
     public func itemsAppendIfOpen(job id: JobID, firstLine: Int64, items: [Data]) throws {
         guard !items.isEmpty else { return }
         try write { db in

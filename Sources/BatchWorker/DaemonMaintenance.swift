@@ -98,8 +98,11 @@ public struct DaemonMaintenance: Service {
                 }
             }
             // With no job runnable there is nothing to rescue and nothing to
-            // renew: look again at the next beat, not every second.
-            var pause = runnable == false ? beatInterval : interval
+            // renew: look again at the next beat, not every second. On a
+            // server, the daemons of other hosts are rescued by lease expiry,
+            // not by a look at their pids: every round is a beat, one round
+            // trip counted against every client of the server.
+            var pause = runnable == false || !pidsCanBeChecked ? beatInterval : interval
             if let idleExit, let idleSince {
                 // No later than the idle exit is due.
                 let left = idleExit - Date().timeIntervalSince(idleSince)
@@ -130,6 +133,13 @@ public struct DaemonMaintenance: Service {
         } catch {
             faults.failed("removing old jobs", error)
         }
+    }
+
+    /// Whether dead daemons may be found by their pids: on a file, whose
+    /// daemons share this host; not on a server.
+    var pidsCanBeChecked: Bool {
+        if case .file = store.location { return true }
+        return false
     }
 
     /// How often the daemon writes its heartbeat and renews its leases: a

@@ -78,6 +78,10 @@ struct DaemonLauncher {
     private func spawn(_ executable: String, arguments: [String], storeLocation: String, log: String) throws {
         // Opened here, never through a symbolic link: a link planted at the
         // log's path must not make this user append to a file of its choice.
+        // A server's daemon logs under ~/.local/state/batch, which may not exist yet.
+        try? FileManager.default.createDirectory(
+            atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let logFD = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
         guard logFD >= 0 else {
             throw CLIError(.unavailable, "cannot open the daemon's log \(log) (\(String(cString: strerror(errno))); a symbolic link there is refused): no daemon was started")

@@ -61,7 +61,10 @@ func withDaemonWatch<T: Sendable>(
     store: any BatchStore, options: StoreOptions, job: JobID, _ body: @Sendable () async throws -> T
 ) async throws -> T {
     // Unstructured so that it runs beside `body`; cancelled on every way out.
-    let watch = Task { await DaemonWatch(store: store, options: options, job: job).run() }
+    // On a server, daemons usually run on other hosts and each check is a
+    // round trip: every 5 s rather than every second.
+    let interval: Duration = if case .postgres = store.location { .seconds(5) } else { .seconds(1) }
+    let watch = Task { await DaemonWatch(store: store, options: options, job: job, interval: interval).run() }
     defer { watch.cancel() }
     return try await body()
 }

@@ -72,6 +72,20 @@ import Testing
         #expect(try store.itemFetch(job: job.id, line: 2) == Data("two".utf8))
     }
 
+    /// Over TCP, the connection uses TLS when the string asks for it
+    /// (`sslmode`, as libpq reads it). The test cluster takes loopback
+    /// connections over TLS only.
+    @Test func sslmodeRequireConnectsOverTLS() throws {
+        let conninfo = try PostgresCluster.freshDatabase() + " host=127.0.0.1"
+        let store = try PostgresStore(conninfo: conninfo + " sslmode=require")
+        let tls = try store.run { try $0.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") }
+        #expect(tls.bool(0, 0) == true)
+        store.close()
+        #expect(throws: StoreError.self, "plain TCP is refused on loopback: TLS was what let the first in") {
+            _ = try PostgresStore(conninfo: conninfo + " sslmode=disable")
+        }
+    }
+
     /// The clock a daemon writes leases and heartbeats with is the
     /// server's: the same for daemons on every host.
     @Test func theStoresClockIsTheServers() throws {

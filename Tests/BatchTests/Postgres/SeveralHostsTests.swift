@@ -151,9 +151,10 @@ extension EndToEnd {
         }
     }
 
-    /// The server ends the daemons' connections mid-job (an administrator's
-    /// `pg_terminate_backend`, a failover): they reconnect, and the job
-    /// completes with every line recorded once.
+    /// The server ends the daemon's and a follower's connections mid-job
+    /// (an administrator's `pg_terminate_backend`, a failover): they
+    /// reconnect, the job completes with every line recorded once, and the
+    /// follower prints each once.
     @Suite struct WhenTheServerDropsConnections {
         @Test func terminatedBackendsLoseNothing() throws {
             let session = try OnPostgreSQL.Session()
@@ -162,6 +163,8 @@ extension EndToEnd {
                 ["submit", "--chunksize", "5", "--", "sh", "-c", "sleep 0.01; echo done $1", "_"],
                 input: (1...600).map { "\($0)\n" }.joined())
             let id = try #require(JobID(parsing: submitted.out.trimmingCharacters(in: .whitespacesAndNewlines)), "\(submitted.err)")
+            let follower = try TestProcess(Binaries.batch, ["follow", "\(id)"], environment: session.environment, directory: session.directory.path)
+            follower.closeInput()
             let admin = try PostgresConnection(conninfo: session.conninfo)
             var terminated: Int64 = 0
             for _ in 0..<5 {
@@ -169,7 +172,7 @@ extension EndToEnd {
                 Thread.sleep(forTimeInterval: 0.4)
                 let rows = try admin.execute("""
                     SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-                    WHERE datname = current_database() AND application_name = 'batchd'
+                    WHERE datname = current_database() AND application_name IN ('batchd', 'batch')
                     """)
                 terminated += rows.int(0, 0) ?? 0
             }
@@ -179,6 +182,8 @@ extension EndToEnd {
             let results = try session.store().resultsByLine(job: id, afterLine: 0, limit: 1000)
             #expect(results.map(\.line) == Array(1...600), "every line recorded once")
             #expect(results.allSatisfy { $0.outcome.output == Data("done \($0.line)\n".utf8) })
+            #expect(follower.wait(timeout: 60) == 0, "\(follower.stderrText)")
+            #expect(follower.stdoutText == (1...600).map { "done \($0)\n" }.joined(), "the follower printed every line once")
         }
     }
 }

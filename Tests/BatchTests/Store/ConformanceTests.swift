@@ -66,6 +66,9 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
     @Test(arguments: StoreBackend.available) func releasedChunksComeBeforeNewOnes(_ backend: StoreBackend) throws {
         try StoreConformance.releasedChunksComeBeforeNewOnes(opener(backend))
     }
+    @Test(arguments: StoreBackend.available) func claimableWorkIsUnclaimedLinesOrHandedBackChunks(_ backend: StoreBackend) throws {
+        try StoreConformance.claimableWorkIsUnclaimedLinesOrHandedBackChunks(opener(backend))
+    }
     @Test(arguments: StoreBackend.available) func cancelStopsClaimsAndRecords(_ backend: StoreBackend) throws {
         try StoreConformance.cancelStopsClaimsAndRecords(opener(backend))
     }

@@ -239,6 +239,28 @@ enum StoreConformance {
         #expect(try store.chunksReleaseOwned(owner: "d2") == 2)
     }
 
+    /// Claimable work: lines never claimed or chunks handed back, in an
+    /// open or sealed job. An open job whose items are all held has none.
+    static func claimableWorkIsUnclaimedLinesOrHandedBackChunks(_ make: Factory) throws {
+        let store = try make()
+        #expect(try store.jobsClaimableExist() == false)
+        let job = try store.jobCreate(spec(chunkSize: .fixed(2)), now: t0)
+        #expect(try store.jobsClaimableExist() == false, "an open job without items")
+        #expect(try store.jobsRunnableExist())
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2"]))
+        #expect(try store.jobsClaimableExist())
+        let lease = try #require(try claim(store, "d1"))
+        #expect(try store.jobsClaimableExist() == false, "every item is held")
+        try store.chunkReleaseIfLeaseHeld(lease)
+        #expect(try store.jobsClaimableExist(), "a chunk handed back")
+        _ = try #require(try claim(store, "d1"))
+        #expect(try store.jobsClaimableExist() == false)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 3, items: items(["3"]))
+        #expect(try store.jobsClaimableExist(), "new items")
+        #expect(try store.jobCancelIfRunnable(job.id, now: t0))
+        #expect(try store.jobsClaimableExist() == false, "an ended job")
+    }
+
     static func cancelStopsClaimsAndRecords(_ make: Factory) throws {
         let store = try make()
         let job = try store.jobCreate(spec(chunkSize: .fixed(1)), now: t0)

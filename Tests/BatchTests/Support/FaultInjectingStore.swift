@@ -55,6 +55,9 @@ final class FaultInjectingStore: BatchStore {
     func jobsRunnableExist() throws -> Bool {
         try check("jobsRunnableExist"); return try base.jobsRunnableExist()
     }
+    func jobsClaimableExist() throws -> Bool {
+        try check("jobsClaimableExist"); return try base.jobsClaimableExist()
+    }
 
     func itemsAppendIfOpen(job: JobID, firstLine: Int64, items: [Data]) throws {
         try check("itemsAppendIfOpen"); return try base.itemsAppendIfOpen(job: job, firstLine: firstLine, items: items)
