@@ -27,7 +27,8 @@ def run(argv, stdin_path=None, env=None):
 def follow_delay(batch, db, count):
     """Runs `count` tiny items per item and reads `follow --unordered --json`,
     stamping each line as it arrives; the delay is that moment minus the
-    item's recorded finish time. Prints 'median_ms p99_ms'."""
+    item's recorded finish time (a SQLite file, or a PostgreSQL connection
+    string, read with psql). Prints 'median_ms p99_ms'."""
     env = dict(os.environ, BATCH_DB=db, BATCH_NO_AUTOSTART="1")
     job = subprocess.run([batch, "submit", "--chunksize", "1", "--", "true"],
                          input="".join(f"{i}\n" for i in range(count)).encode(),
@@ -37,8 +38,14 @@ def follow_delay(batch, db, count):
     for raw in follower.stdout:
         arrivals[json.loads(raw)["line"]] = time.time()
     follower.wait()
-    connection = sqlite3.connect(db)
-    finished = dict(connection.execute("SELECT line, finished_at FROM result WHERE job_id = ?", (int(job),)))
+    if db.startswith("postgres") or "host=" in db:
+        rows = subprocess.run(["psql", "-tA", "-F", " ", db, "-c",
+                               f"SELECT line, extract(epoch FROM finished_at) FROM result WHERE job_id = {int(job)}"],
+                              capture_output=True, check=True).stdout.decode().split("\n")
+        finished = {int(line): float(at) for line, at in (row.split() for row in rows if row.strip())}
+    else:
+        connection = sqlite3.connect(db)
+        finished = dict(connection.execute("SELECT line, finished_at FROM result WHERE job_id = ?", (int(job),)))
     delays = sorted((arrivals[line] - finished[line]) * 1000 for line in arrivals)
     print(f"{delays[len(delays) // 2]:.1f} {delays[min(len(delays) - 1, int(len(delays) * 0.99))]:.1f}")
 

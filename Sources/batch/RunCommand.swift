@@ -51,13 +51,19 @@ struct RunCommand: AsyncParsableCommand {
             let json = follow.json
             let records = follow.records
             let progressMode = progress.mode
+            // On a server, a store is one connection whose calls take turns:
+            // the input gets a connection of its own, or every poll of the
+            // follower holds up the items behind it (measured: 200,000 items
+            // in stream mode took 18 s instead of 4, in chunks of 129 items).
+            let input: any BatchStore
+            if case .postgres = db.location { input = try store.openStore() } else { input = db }
             return try await withThrowingTaskGroup(of: ExitStatus?.self) { group in
                 group.addTask {
                     // A thread of its own: reading the input blocks, and must not hold up the follower.
                     do {
                         try await onThread {
                             var items = submitOptions.inputItems(fd: fd, separator: separator, passedAsArgument: passedAsArgument)
-                            _ = try Submitter(store: db, jobID: job.id, alreadyStored: 0, inputName: name).submit(from: &items)
+                            _ = try Submitter(store: input, jobID: job.id, alreadyStored: 0, inputName: name).submit(from: &items)
                         }
                     } catch let error as CLIError where error.status == .jobCancelled {
                         // Cancelled while its input arrived: the follower says so, once.
