@@ -10,7 +10,8 @@ struct SubmitCommand: AsyncParsableCommand {
             Prints the job id at once, then stores items as they arrive (one per line, or NUL-separated \
             with -0): daemons start on the first items before the input ends. Memory stays flat however \
             long the input is. With --resume, continues the submission of a job whose submitter died: \
-            give it the same input again; items already stored are skipped.
+            give it the same input again; items already stored are skipped. With --open, the job stays \
+            open when the input ends, until 'batch seal JOB'.
 
             Examples:
               find . -name '*.png' | batch submit -- optipng {}
@@ -24,6 +25,9 @@ struct SubmitCommand: AsyncParsableCommand {
 
     @Option(help: "Continue the submission of this open job from the same input.")
     var resume: String?
+
+    @Flag(help: "Leave the job open when the input ends; 'batch seal JOB' completes it (for programs that feed a pipe and may die).")
+    var open = false
 
     func validate() throws {
         if let resume { _ = try parseJobID(resume) } else { try submit.validateCommand("submit", Self.self) }
@@ -45,7 +49,7 @@ struct SubmitCommand: AsyncParsableCommand {
             if resume == nil { writeAll(1, Array("\(jobID)\n".utf8)) }
             try store.ensureDaemon(db)
             var items = submit.inputItems(fd: fd, separator: separator, passedAsArgument: !stream)
-            _ = try Submitter(store: db, jobID: jobID, alreadyStored: alreadyStored, inputName: name).submit(from: &items)
+            _ = try Submitter(store: db, jobID: jobID, alreadyStored: alreadyStored, inputName: name, seals: !open).submit(from: &items)
         }
     }
 

@@ -7,7 +7,7 @@ import Foundation
 ///
 /// A batch is written when it holds `batchItems` items or `batchBytes` bytes,
 /// when the input pauses, or when its first item has waited `maxDelay`.
-/// After the input ends the job is sealed.
+/// After the input ends the job is sealed (unless `seals` is false).
 struct Submitter {
     let store: any BatchStore
     let jobID: JobID
@@ -15,6 +15,8 @@ struct Submitter {
     /// again, compared at the last one, and skipped.
     let alreadyStored: Int64
     let inputName: String
+    /// Whether the end of the input seals the job (not with `submit --open`).
+    var seals = true
     var batchItems = 1000
     var batchBytes = 1 << 20
     var maxDelay: TimeInterval = 0.05
@@ -82,6 +84,10 @@ struct Submitter {
             throw CLIError(
                 .badInput,
                 "\(inputName) has \(lastLine) items but job \(jobID) already stores \(alreadyStored): this is not the same input; the job stays open")
+        }
+        guard seals else {
+            guard let job = try store.jobFetch(jobID) else { throw CLIError(.noSuchJob, "no job \(jobID)") }
+            return job
         }
         return try store.jobSealIfOpen(jobID, now: Date())
     }

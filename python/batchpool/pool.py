@@ -1,0 +1,421 @@
+"""`Pool`: multiprocessing.Pool's map family on batch."""
+
+import collections
+import itertools
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+
+from . import codec
+from .cli import Batch
+from .errors import BatchError, NameConflict, RemoteTraceback, WorkerLost
+
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
+
+#: How many items sent to an attached job may wait for their results to be
+#: checked against what the job stored: memory stays flat.
+CHECK_WINDOW = 10000
+
+
+def function_spec(function):
+    """How the worker finds the function again: by reference, as pickle
+    and Pool do (a module-level function)."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    if not module or not qualname or "<locals>" in qualname or "<lambda>" in qualname:
+        raise TypeError(f"{function!r} cannot be run by batchpool: give a module-level function, as Pool needs")
+    return f"{module}:{qualname}"
+
+
+def main_script():
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return os.path.abspath(path) if path else ""
+
+
+def call_site():
+    """The first frame outside batchpool: where the user called the pool."""
+    frame = sys._getframe(1)
+    here = os.path.dirname(os.path.abspath(__file__))
+    while frame and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        frame = frame.f_back
+    if frame is None:
+        return "?"
+    return f"{os.path.abspath(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+class AsyncResult:
+    """The result of `map_async` / `starmap_async`, as multiprocessing's."""
+
+    def __init__(self, run, callback=None, error_callback=None):
+        self._done = threading.Event()
+        self._value = None
+        self._error = None
+
+        def target():
+            try:
+                self._value = run()
+                if callback:
+                    callback(self._value)
+            except BaseException as error:  # handed to get()
+                self._error = error
+                if error_callback:
+                    error_callback(error)
+            finally:
+                self._done.set()
+
+        threading.Thread(target=target, daemon=True).start()
+
+    def ready(self):
+        return self._done.is_set()
+
+    def successful(self):
+        if not self.ready():
+            raise ValueError(f"{self!r} not ready")
+        return self._error is None
+
+    def wait(self, timeout=None):
+        self._done.wait(timeout)
+
+    def get(self, timeout=None):
+        if not self._done.wait(timeout):
+            raise multiprocessing.TimeoutError
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class Pool:
+    """A durable pool: ``with Pool(processes=None, db=None, name=None) as pool``.
+
+    - `processes` is the job's ``-j`` (how many of its workers run at once;
+      the daemon's ``--workers`` bounds it too); None: as many as the
+      daemons have.
+    - `db` is the database (else ``BATCH_DB``); either store works.
+    - `name` names the jobs this pool makes (one call, one job: the second
+      call on one pool gets ``name#2``); by default a job is named after the
+      function and the place it was called from. A script run again finds
+      its jobs by these names: stored items are skipped, missing ones
+      appended, finished results come back at once.
+    - `detach=True` leaves unfinished jobs running when the pool is left
+      (or on Ctrl-C), to be attached to later; by default they are
+      cancelled, as Pool's ``terminate`` does.
+    """
+
+    def __init__(self, processes=None, db=None, name=None, detach=False, chunksize=None):
+        if processes is not None and processes < 1:
+            raise ValueError("Number of processes must be at least 1")
+        self.processes = processes
+        self.batch = Batch(db)
+        self.name = name
+        self.detach = detach
+        self.default_chunksize = chunksize
+        self._calls = collections.Counter()
+        self._unfinished = set()
+        self._children = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- the Pool API ---------------------------------------------------
+
+    def imap(self, func, iterable, chunksize=None):
+        """Results in input order, as they are ready; the input is read as
+        a stream (flat memory). `chunksize` is the job's ``--chunksize``
+        (items claimed at a time); None: batch sizes chunks itself."""
+        return self._results(func, ((x,) for x in iterable), chunksize, ordered=True)
+
+    def imap_unordered(self, func, iterable, chunksize=None):
+        """Results as soon as each is ready, in completion order."""
+        return self._results(func, ((x,) for x in iterable), chunksize, ordered=False)
+
+    def map(self, func, iterable, chunksize=None):
+        return list(self.imap(func, iterable, chunksize))
+
+    def starmap(self, func, iterable, chunksize=None):
+        return list(self._results(func, (tuple(args) for args in iterable), chunksize, ordered=True))
+
+    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        results = self._results(func, ((x,) for x in iterable), chunksize, ordered=True)
+        return AsyncResult(lambda: list(results), callback, error_callback)
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        results = self._results(func, (tuple(args) for args in iterable), chunksize, ordered=True)
+        return AsyncResult(lambda: list(results), callback, error_callback)
+
+    def apply(self, func, args=(), kwds=None):
+        if kwds:
+            raise TypeError("batchpool passes positional arguments only")
+        return self.starmap(func, [args])[0]
+
+    def close(self):
+        self._closed = True
+
+    def join(self):
+        pass
+
+    def terminate(self):
+        """Cancels this pool's unfinished jobs (unless `detach`) and stops
+        its batch processes."""
+        self._closed = True
+        with self._lock:
+            children, unfinished = list(self._children), list(self._unfinished)
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        if not self.detach:
+            for job in unfinished:
+                try:
+                    self.batch.run("cancel", str(job), ok=(0, 4))
+                except BatchError:
+                    pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.terminate()
+
+    # -- one call, one job ----------------------------------------------
+
+    def _results(self, func, calls, chunksize, ordered):
+        if self._closed:
+            raise ValueError("Pool not running")
+        spec = function_spec(func)
+        base = self.name or f"{func.__module__}.{func.__qualname__}@{call_site()}"
+        self._calls[base] += 1
+        name = base if self._calls[base] == 1 else f"{base}#{self._calls[base]}"
+        command = [sys.executable, WORKER, "--name", name, "--main", main_script(),
+                   "--path", json.dumps(sys.path), spec]
+        return self._run(name, spec, command, calls, chunksize or self.default_chunksize, ordered)
+
+    def _find(self, name, spec):
+        for job in self.batch.jobs():
+            command = job.get("command") or []
+            if len(command) > 3 and command[1] == WORKER and command[2:4] == ["--name", name]:
+                if command[-1] != spec:
+                    raise NameConflict(
+                        f"job {job['id']} is named {name!r} but runs {command[-1]}, not {spec}: "
+                        f"give this call another name (Pool(name=...)) or remove the job (batch rm {job['id']})")
+                return job
+        return None
+
+    def _run(self, name, spec, command, calls, chunksize, ordered):
+        existing = self._find(name, spec)
+        window = None
+        if existing is None:
+            options = ["--stream", "--open", "--chunksize", str(chunksize) if chunksize else "auto"]
+            if self.processes:
+                options += ["-j", str(self.processes)]
+            submitter = self._spawn("submit", *options, "--", *command, stdin=subprocess.PIPE)
+            first = submitter.stdout.readline().decode().strip()
+            if not first.isdigit():
+                submitter.wait()
+                raise BatchError(f"batch submit did not start a job (exit status {submitter.returncode})")
+            job = int(first)
+        else:
+            job = existing["id"]
+            window = _CheckWindow()
+            if existing["state"] == "cancelled":
+                # Cancelled by a Ctrl-C last time: its unfinished items run again.
+                self.batch.run("retry", str(job))
+                existing = json.loads(self.batch.run("status", str(job), "--json"))
+            submitter = None
+            if existing["state"] == "open":
+                submitter = self._spawn("submit", "--resume", str(job), "--open", stdin=subprocess.PIPE)
+        with self._lock:
+            self._unfinished.add(job)
+        failure = []
+        feeder = None
+        if submitter is not None:
+            feeder = threading.Thread(target=self._feed, args=(submitter, job, calls, window, failure), daemon=True)
+            feeder.start()
+        else:
+            # Nothing to append: the input is only checked against what is stored.
+            feeder = threading.Thread(target=self._check_only, args=(calls, window, failure), daemon=True)
+            feeder.start()
+        return self._follow(job, ordered, window, failure)
+
+    def _spawn(self, *arguments, stdin=None):
+        child = self.batch.popen(*arguments, stdin=stdin)
+        with self._lock:
+            self._children.add(child)
+        return child
+
+    def _feed(self, submitter, job, calls, window, failure):
+        """Writes every item to `batch submit`, then seals the job: only a
+        whole input seals it, so a script killed halfway leaves it open."""
+        try:
+            for line, args in enumerate(calls, start=1):
+                item = codec.encode_item(args)
+                if window is not None:
+                    window.put(line, item)
+                submitter.stdin.write(item.encode("ascii") + b"\n")
+                # At once: an input that arrives slowly is stored (and run)
+                # as it arrives, not when a buffer fills.
+                submitter.stdin.flush()
+            submitter.stdin.close()
+            status = submitter.wait()
+            if status != 0:
+                raise BatchError(f"batch submit failed (exit status {status}) for job {job}")
+            self.batch.run("seal", str(job), ok=(0, 4))
+        except BaseException as error:  # the consumer raises it
+            failure.append(error)
+            if submitter.poll() is None:
+                submitter.kill()
+            if window is not None:
+                window.fail()
+        finally:
+            if window is not None:
+                window.finish()
+
+    def _check_only(self, calls, window, failure):
+        try:
+            for line, args in enumerate(calls, start=1):
+                window.put(line, codec.encode_item(args))
+        except BaseException as error:
+            failure.append(error)
+            window.fail()
+        finally:
+            window.finish()
+
+    def _follow(self, job, ordered, window, failure):
+        arguments = ["follow", str(job), "--json"] + ([] if ordered else ["--unordered"])
+        return _Results(self, job, self._spawn(*arguments), window, failure)
+
+    @staticmethod
+    def value(job, record):
+        if record["status"] != "succeeded":
+            raise WorkerLost(f"job {job}, item {record['line']}: {record.get('reason') or 'failed'}"
+                             + (f": {record['error'].strip()}" if record.get("error") else ""))
+        kind, *rest = codec.decode_result(record["output"].strip())
+        if kind == "ok":
+            return rest[0]
+        error, text = rest
+        if error is None:
+            error = WorkerLost(f"job {job}, item {record['line']}: the function raised an exception that cannot be pickled")
+        error.__cause__ = RemoteTraceback(text)
+        raise error
+
+
+class _Results:
+    """The iterator `imap` and `imap_unordered` return: like Pool's, an
+    item whose function raised raises at its place, and iterating on gives
+    the items after it."""
+
+    def __init__(self, pool, job, follower, window, failure):
+        self.pool, self.job, self.follower = pool, job, follower
+        self.window, self.failure = window, failure
+        self.ended = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.ended:
+            raise StopIteration
+        try:
+            raw = self.follower.stdout.readline()
+            if not raw:
+                self.ended = True
+                self.end()
+                raise StopIteration
+            record = json.loads(raw)
+            self.check(record)
+        except BaseException:
+            if not isinstance(sys.exc_info()[1], StopIteration):
+                self.close()
+            raise
+        return Pool.value(self.job, record)
+
+    def check(self, record):
+        """An attached job's stored input must be this input."""
+        if self.window is None:
+            return
+        line, job = record["line"], self.job
+        sent = self.window.take(line)
+        if sent is None:
+            if self.failure:
+                raise self.failure[0]
+            raise NameConflict(
+                f"this input has fewer items than job {job} stored: its name is reused for another input "
+                f"(give another name, or batch rm {job})")
+        stored = record.get("input")
+        if stored is not None and stored != sent:
+            raise NameConflict(
+                f"item {line} of this input differs from the one job {job} stored: "
+                f"the job's name is reused for another input (give another name, or batch rm {job})")
+
+    def end(self):
+        status = self.follower.wait()
+        job = self.job
+        if self.failure:
+            raise self.failure[0]
+        if status == 2:
+            raise BatchError(f"job {job} was cancelled")
+        if status not in (0, 1):
+            raise BatchError(f"batch follow {job} failed (exit status {status})")
+        if self.window is not None and self.window.unmatched():
+            raise NameConflict(f"this input has more items than job {job} stored: its name is reused for another input")
+        with self.pool._lock:
+            self.pool._unfinished.discard(job)
+
+    def close(self):
+        self.ended = True
+        if self.follower.poll() is None:
+            self.follower.kill()
+            self.follower.wait()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class _CheckWindow:
+    """Items sent to an attached job, kept until their results (which carry
+    the stored input) are checked against them; at most CHECK_WINDOW."""
+
+    def __init__(self):
+        self.items = collections.OrderedDict()
+        self.condition = threading.Condition()
+        self.done = False
+        self.failed = False
+        self.matched = 0
+        self.sent = 0
+
+    def put(self, line, item):
+        with self.condition:
+            while len(self.items) >= CHECK_WINDOW and not self.failed:
+                self.condition.wait()
+            self.items[line] = item
+            self.sent = line
+            self.condition.notify_all()
+
+    def take(self, line):
+        with self.condition:
+            while line not in self.items and not self.done and not self.failed and line > self.sent:
+                self.condition.wait()
+            item = self.items.pop(line, None)
+            if item is not None:
+                self.matched += 1
+            self.condition.notify_all()
+            return item
+
+    def unmatched(self):
+        with self.condition:
+            return bool(self.items)
+
+    def finish(self):
+        with self.condition:
+            self.done = True
+            self.condition.notify_all()
+
+    def fail(self):
+        with self.condition:
+            self.failed = True
+            self.condition.notify_all()
