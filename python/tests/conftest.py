@@ -45,8 +45,12 @@ class Session:
                               capture_output=True, text=True, timeout=timeout)
 
     def start(self, path, *args):
+        # A shell without job control starts background commands with SIGINT
+        # ignored, and Python then never raises KeyboardInterrupt: the
+        # script gets SIGINT as a terminal would give it.
         return subprocess.Popen([sys.executable, str(path), *map(str, args)], cwd=self.folder, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def batch(self, *args):
         return subprocess.run([BATCH, *args], env=self.env, capture_output=True, text=True, timeout=60)
