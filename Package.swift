@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
     ],
     targets: [
         .target(
@@ -68,10 +69,19 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // `batch ui`: the web dashboard, on Hummingbird (an HTTP server made
+        // for this, running as a Service); its pages are Swift strings, in the binary.
+        .target(
+            name: "BatchDashboard",
+            dependencies: [
+                "BatchStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         .executableTarget(
             name: "batch",
             dependencies: [
-                "BatchStore", "BatchBackends",
+                "BatchStore", "BatchBackends", "BatchDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -18,7 +18,7 @@ struct Batch: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, SubmitCommand.self, FollowCommand.self, WaitCommand.self, StatusCommand.self,
-            ListCommand.self, SealCommand.self, CancelCommand.self, PriorityCommand.self, RetryCommand.self, ResultsCommand.self, LogsCommand.self, RemoveCommand.self, GarbageCollectCommand.self, DaemonCommand.self,
+            ListCommand.self, SealCommand.self, UICommand.self, CancelCommand.self, PriorityCommand.self, RetryCommand.self, ResultsCommand.self, LogsCommand.self, RemoveCommand.self, GarbageCollectCommand.self, DaemonCommand.self,
         ])
 
     /// The parser's entry point, after a look for a misspelled subcommand
