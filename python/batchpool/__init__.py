@@ -16,6 +16,7 @@ once and only unfinished items run.
 """
 
 from .errors import BatchError, NameConflict, RemoteTraceback, WorkerLost
-from .pool import AsyncResult, Pool
+from .async_result import AsyncResult
+from .pool import Pool
 
 __all__ = ["Pool", "AsyncResult", "BatchError", "NameConflict", "RemoteTraceback", "WorkerLost"]

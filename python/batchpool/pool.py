@@ -1,23 +1,19 @@
 """`Pool`: multiprocessing.Pool's map family on batch."""
 
 import collections
-import itertools
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
 import threading
 
 from . import codec
+from .async_result import AsyncResult
 from .cli import Batch
-from .errors import BatchError, NameConflict, RemoteTraceback, WorkerLost
+from .errors import BatchError, NameConflict
+from .results import CheckWindow, Results
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
-
-#: How many items sent to an attached job may wait for their results to be
-#: checked against what the job stored: memory stays flat.
-CHECK_WINDOW = 10000
 
 
 def function_spec(function):
@@ -45,47 +41,6 @@ def call_site():
     if frame is None:
         return "?"
     return f"{os.path.abspath(frame.f_code.co_filename)}:{frame.f_lineno}"
-
-
-class AsyncResult:
-    """The result of `map_async` / `starmap_async`, as multiprocessing's."""
-
-    def __init__(self, run, callback=None, error_callback=None):
-        self._done = threading.Event()
-        self._value = None
-        self._error = None
-
-        def target():
-            try:
-                self._value = run()
-                if callback:
-                    callback(self._value)
-            except BaseException as error:  # handed to get()
-                self._error = error
-                if error_callback:
-                    error_callback(error)
-            finally:
-                self._done.set()
-
-        threading.Thread(target=target, daemon=True).start()
-
-    def ready(self):
-        return self._done.is_set()
-
-    def successful(self):
-        if not self.ready():
-            raise ValueError(f"{self!r} not ready")
-        return self._error is None
-
-    def wait(self, timeout=None):
-        self._done.wait(timeout)
-
-    def get(self, timeout=None):
-        if not self._done.wait(timeout):
-            raise multiprocessing.TimeoutError
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 class Pool:
@@ -218,7 +173,7 @@ class Pool:
             job = int(first)
         else:
             job = existing["id"]
-            window = _CheckWindow()
+            window = CheckWindow()
             if existing["state"] == "cancelled":
                 # Cancelled by a Ctrl-C last time: its unfinished items run again.
                 self.batch.run("retry", str(job))
@@ -284,138 +239,4 @@ class Pool:
 
     def _follow(self, job, ordered, window, failure):
         arguments = ["follow", str(job), "--json"] + ([] if ordered else ["--unordered"])
-        return _Results(self, job, self._spawn(*arguments), window, failure)
-
-    @staticmethod
-    def value(job, record):
-        if record["status"] != "succeeded":
-            raise WorkerLost(f"job {job}, item {record['line']}: {record.get('reason') or 'failed'}"
-                             + (f": {record['error'].strip()}" if record.get("error") else ""))
-        kind, *rest = codec.decode_result(record["output"].strip())
-        if kind == "ok":
-            return rest[0]
-        error, text = rest
-        if error is None:
-            error = WorkerLost(f"job {job}, item {record['line']}: the function raised an exception that cannot be pickled")
-        error.__cause__ = RemoteTraceback(text)
-        raise error
-
-
-class _Results:
-    """The iterator `imap` and `imap_unordered` return: like Pool's, an
-    item whose function raised raises at its place, and iterating on gives
-    the items after it."""
-
-    def __init__(self, pool, job, follower, window, failure):
-        self.pool, self.job, self.follower = pool, job, follower
-        self.window, self.failure = window, failure
-        self.ended = False
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.ended:
-            raise StopIteration
-        try:
-            raw = self.follower.stdout.readline()
-            if not raw:
-                self.ended = True
-                self.end()
-                raise StopIteration
-            record = json.loads(raw)
-            self.check(record)
-        except BaseException:
-            if not isinstance(sys.exc_info()[1], StopIteration):
-                self.close()
-            raise
-        return Pool.value(self.job, record)
-
-    def check(self, record):
-        """An attached job's stored input must be this input."""
-        if self.window is None:
-            return
-        line, job = record["line"], self.job
-        sent = self.window.take(line)
-        if sent is None:
-            if self.failure:
-                raise self.failure[0]
-            raise NameConflict(
-                f"this input has fewer items than job {job} stored: its name is reused for another input "
-                f"(give another name, or batch rm {job})")
-        stored = record.get("input")
-        if stored is not None and stored != sent:
-            raise NameConflict(
-                f"item {line} of this input differs from the one job {job} stored: "
-                f"the job's name is reused for another input (give another name, or batch rm {job})")
-
-    def end(self):
-        status = self.follower.wait()
-        job = self.job
-        if self.failure:
-            raise self.failure[0]
-        if status == 2:
-            raise BatchError(f"job {job} was cancelled")
-        if status not in (0, 1):
-            raise BatchError(f"batch follow {job} failed (exit status {status})")
-        if self.window is not None and self.window.unmatched():
-            raise NameConflict(f"this input has more items than job {job} stored: its name is reused for another input")
-        with self.pool._lock:
-            self.pool._unfinished.discard(job)
-
-    def close(self):
-        self.ended = True
-        if self.follower.poll() is None:
-            self.follower.kill()
-            self.follower.wait()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-
-class _CheckWindow:
-    """Items sent to an attached job, kept until their results (which carry
-    the stored input) are checked against them; at most CHECK_WINDOW."""
-
-    def __init__(self):
-        self.items = collections.OrderedDict()
-        self.condition = threading.Condition()
-        self.done = False
-        self.failed = False
-        self.matched = 0
-        self.sent = 0
-
-    def put(self, line, item):
-        with self.condition:
-            while len(self.items) >= CHECK_WINDOW and not self.failed:
-                self.condition.wait()
-            self.items[line] = item
-            self.sent = line
-            self.condition.notify_all()
-
-    def take(self, line):
-        with self.condition:
-            while line not in self.items and not self.done and not self.failed and line > self.sent:
-                self.condition.wait()
-            item = self.items.pop(line, None)
-            if item is not None:
-                self.matched += 1
-            self.condition.notify_all()
-            return item
-
-    def unmatched(self):
-        with self.condition:
-            return bool(self.items)
-
-    def finish(self):
-        with self.condition:
-            self.done = True
-            self.condition.notify_all()
-
-    def fail(self):
-        with self.condition:
-            self.failed = True
-            self.condition.notify_all()
+        return Results(self, job, self._spawn(*arguments), window, failure)
