@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatchStore
 
 @main
 struct Batch: AsyncParsableCommand {
@@ -16,6 +17,7 @@ struct Batch: AsyncParsableCommand {
 
             \(ExitStatus.helpText)
             """,
+        version: BatchVersion.line("batch"),
         subcommands: [
             RunCommand.self, SubmitCommand.self, FollowCommand.self, WaitCommand.self, StatusCommand.self,
             ListCommand.self, SealCommand.self, UICommand.self, CancelCommand.self, PriorityCommand.self, RetryCommand.self, ResultsCommand.self, LogsCommand.self, RemoveCommand.self, GarbageCollectCommand.self, DaemonCommand.self,

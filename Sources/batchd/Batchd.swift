@@ -27,7 +27,8 @@ struct Batchd: AsyncParsableCommand {
 
             Exit status: 0 after a graceful stop, 64 for bad options, 70 when it stopped on an error (such as \
             the metrics port being in use), 74 when the database cannot be used.
-            """)
+            """,
+        version: BatchVersion.line("batchd"))
 
     @Option(help: "The database file (default: $BATCH_DB, else $XDG_DATA_HOME/batch/batch.db, else ~/.local/share/batch/batch.db).")
     var db: String?
