@@ -17,12 +17,23 @@ extension PostgresStore {
                     [.text(PostgresArray.integers(ids))])
                 var ledger = GroupCommitLedger()
                 var outcomes: [RecordOutcome] = []
+                // A job's results of the whole group go in one statement (one
+                // round trip, not one per batch: per item, a batch is one
+                // result): its sequences are handed out in order, so the
+                // batches it accepts follow each other.
+                var pending: [JobID: (first: Int64, results: [ItemRecord])] = [:]
                 for batch in batches {
+                    let id = batch.lease.job.id
                     outcomes.append(try ledger.record(
                         batch,
                         leaseState: { try Self.leaseState(c, $0) },
                         insert: { results, firstSequence in
-                            try Self.insertResults(c, job: batch.lease.job.id, results, firstSequence: firstSequence)
+                            if let run = pending[id], run.first + Int64(run.results.count) == firstSequence {
+                                pending[id]!.results += results
+                            } else {
+                                if let run = pending[id] { try Self.insertResults(c, job: id, run.results, firstSequence: run.first) }
+                                pending[id] = (firstSequence, results)
+                            }
                         },
                         completeChunk: { lease in
                             try c.execute("""
@@ -30,6 +41,9 @@ extension PostgresStore {
                                 WHERE id = $1 AND job_id = $2 AND fence = $3
                                 """, [.int(lease.chunkID), .int(lease.job.id.rawValue), .int(lease.fence)])
                         }))
+                }
+                for (id, run) in pending.sorted(by: { $0.key < $1.key }) {
+                    try Self.insertResults(c, job: id, run.results, firstSequence: run.first)
                 }
                 for (id, job) in ledger.jobs {
                     try c.execute("""
