@@ -39,6 +39,13 @@ struct DaemonLauncher {
     func ensureRunning(forOwner owner: UInt32? = nil) throws {
         let owner = owner ?? getuid()
         if try hasLiveDaemon(forOwner: owner) { return }
+        // One starter at a time (a `submit` and a `follow` started together
+        // each started a daemon): the second waits here, then finds the
+        // first's daemon registered. Without a lock file (a folder it may not
+        // write), as before.
+        let lock = Self.lockStarts(log: store.location.daemonLogPath)
+        defer { if lock >= 0 { close(lock) } }
+        if lock >= 0, try hasLiveDaemon(forOwner: owner) { return }
         if let refusal = refusal(forOwner: owner) { throw CLIError(.unavailable, refusal) }
         let executable = Self.daemonExecutable()
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -52,6 +59,21 @@ struct DaemonLauncher {
             if try hasLiveDaemon(forOwner: owner) { return }
             usleep(20_000)
         }
+    }
+
+    /// An exclusive lock on `LOG.start-lock`, held until the descriptor is
+    /// closed; -1 when it cannot be taken.
+    static func lockStarts(log: String) -> Int32 {
+        try? FileManager.default.createDirectory(
+            atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
+        let fd = open(log + ".start-lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0o600)
+        guard fd >= 0 else { return -1 }
+        guard flock(fd, LOCK_EX) == 0 else {
+            close(fd)
+            return -1
+        }
+        return fd
     }
 
     /// Whether a live daemon runs `owner`'s jobs (a daemon of a release that

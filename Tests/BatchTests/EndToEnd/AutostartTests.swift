@@ -25,6 +25,22 @@ extension EndToEnd {
             #expect(mode == 0o600)
         }
 
+        /// Commands started together start one daemon between them (a
+        /// `submit` and a `follow` of a script each started one).
+        @Test func commandsStartedTogetherStartOneDaemon() throws {
+            let env = BatchEnvironment()
+            var environment = env.environment
+            environment.removeValue(forKey: "BATCH_NO_AUTOSTART")
+            let runs = try (1...4).map { _ in
+                try env.start(["run", "--", "echo"], input: "1\n2\n", environment: environment)
+            }
+            let statuses = runs.map { $0.wait(timeout: 60) }
+            let daemons = try env.store().daemonsList()
+            for daemon in daemons { kill(daemon.pid, SIGKILL) }
+            #expect(statuses == [0, 0, 0, 0], "\(runs.map(\.stderrText))")
+            #expect(daemons.count == 1, "\(daemons.map(\.pid))")
+        }
+
         @Test func noAutostartLeavesTheJobWaiting() throws {
             let env = BatchEnvironment()
             let result = try env.batch(["wait", "--timeout", "300ms", try submitOne(env)])
