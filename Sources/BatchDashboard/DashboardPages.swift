@@ -70,7 +70,7 @@ enum DashboardPages {
     const token = new URLSearchParams(location.search).get("token");
     const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; };
     const api = (path) => fetch(path, {credentials: "same-origin"}).then(r => { if (!r.ok) throw new Error(r.status); return r.json(); });
-    const duration = (s) => s == null ? "" : s < 60 ? s.toFixed(s < 10 ? 1 : 0) + " s" : s < 3600 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
+    const duration = (s) => s == null ? "" : s < 1 ? Math.round(s * 1000) + " ms" : s < 60 ? s.toFixed(s < 10 ? 1 : 0) + " s" : s < 3600 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
     const age = (iso) => duration((Date.now() - Date.parse(iso)) / 1000);
     function bar(job, cls) {
       const b = el("div", undefined, cls || "bar"), total = Math.max(1, job.items);
@@ -129,7 +129,8 @@ enum DashboardPages {
           const spec = document.getElementById("spec"); spec.replaceChildren();
           for (const [k, v] of [["command", job.command.join(" ")], ["folder", d.workingDirectory], ["mode", d.stream ? "stream" : "one process per item"],
                                 ["chunk size", d.chunkSize], ["retries", d.retries], ["-j", d.maxRunning || "no limit"], ["priority", job.priority],
-                                ["median runtime", duration(d.medianSeconds)], ["halted", d.haltReason || ""], ["created", job.createdAt]]) {
+                                ["runtime p50 / p90 / p99 / max", d.runtimePercentiles ? d.runtimePercentiles.map(duration).join(" / ") : ""],
+                                ["halted", d.haltReason || ""], ["created", job.createdAt]]) {
             spec.append(el("dt", k), el("dd", v));
           }
           document.getElementById("priority").placeholder = job.priority;

@@ -39,7 +39,15 @@ struct DashboardQueries: Sendable {
             workingDirectory: job.spec.workingDirectory, stream: job.spec.stream, chunkSize: "\(job.spec.chunkSize)",
             retries: job.spec.retries, maxRunning: maxRunning, haltReason: job.haltReason,
             medianSeconds: try store.resultsMedianDuration(job: id),
+            runtimePercentiles: Self.percentiles(try store.resultsRecentDurations(job: id, limit: 1001)),
             failures: failures.map { DashboardViews.item($0, input: inputs[$0.line], full: false) })
+    }
+
+    /// p50, p90, p99 and the maximum; nil without any.
+    static func percentiles(_ durations: [Double]) -> [Double]? {
+        guard !durations.isEmpty else { return nil }
+        let sorted = durations.sorted()
+        return [0.5, 0.9, 0.99].map { sorted[min(sorted.count - 1, Int(Double(sorted.count) * $0))] } + [sorted.last!]
     }
 
     /// A page of a job's items: in input order from `after` (results or

@@ -32,6 +32,8 @@ enum DashboardViews {
         var maxRunning: String?
         var haltReason: String?
         var medianSeconds: Double?
+        /// Runtime percentiles of the latest 1,001 successes: p50, p90, p99, max.
+        var runtimePercentiles: [Double]?
         var failures: [ItemRow]
     }
 

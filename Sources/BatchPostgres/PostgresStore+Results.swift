@@ -163,13 +163,17 @@ extension PostgresStore {
     }
 
     public func resultsMedianDuration(job: JobID) throws -> Double? {
+        let durations = try resultsRecentDurations(job: job, limit: 1001).sorted()
+        return durations.isEmpty ? nil : durations[durations.count / 2]
+    }
+
+    public func resultsRecentDurations(job: JobID, limit: Int) throws -> [Double] {
         try run { c in
             let rows = try c.execute("""
                 SELECT extract(epoch FROM finished_at - started_at)::float8 FROM result
-                WHERE job_id = $1 AND status = 'succeeded' ORDER BY sequence DESC LIMIT 1001
-                """, [.int(job.rawValue)])
-            let durations = (0..<rows.count).compactMap { rows.double($0, 0) }.sorted()
-            return durations.isEmpty ? nil : durations[durations.count / 2]
+                WHERE job_id = $1 AND status = 'succeeded' ORDER BY sequence DESC LIMIT $2
+                """, [.int(job.rawValue), .int(limit)])
+            return (0..<rows.count).compactMap { rows.double($0, 0) }
         }
     }
 }

@@ -216,6 +216,10 @@ public protocol BatchStore: Sendable {
     /// successful items; `nil` before the first success.
     func resultsMedianDuration(job: JobID) throws -> Double?
 
+    /// The runtimes, in seconds, of the job's most recent `limit` successful
+    /// items, newest first (a page of the index on completion order).
+    func resultsRecentDurations(job: JobID, limit: Int) throws -> [Double]
+
     // MARK: - Daemons
 
     /// Registers a daemon, or refreshes its record.

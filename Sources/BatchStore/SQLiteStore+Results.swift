@@ -110,15 +110,18 @@ extension SQLiteStore {
     }
 
     public func resultsMedianDuration(job: JobID) throws -> Double? {
+        let durations = try resultsRecentDurations(job: job, limit: 1001).sorted()
+        return durations.isEmpty ? nil : durations[durations.count / 2]
+    }
+
+    public func resultsRecentDurations(job: JobID, limit: Int) throws -> [Double] {
         try read { db in
-            let durations = try Double.fetchAll(
+            try Double.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT finished_at - started_at FROM result
-                    WHERE job_id = ? AND status = 'succeeded' ORDER BY sequence DESC LIMIT 1001
+                    WHERE job_id = ? AND status = 'succeeded' ORDER BY sequence DESC LIMIT ?
                     """),
-                arguments: [job.rawValue]
-            ).sorted()
-            return durations.isEmpty ? nil : durations[durations.count / 2]
+                arguments: [job.rawValue, limit])
         }
     }
 }

@@ -40,6 +40,8 @@ def test_cancelling_from_the_page_cancels_the_job(dashboard, browser):
     browser.open(dashboard.url)  # the token, then its cookie
     browser.open(f"{dashboard.origin}/jobs/{job}")
     assert eventually(lambda: (text_of(browser, "#title") or "").startswith(f"Job {job}"))
+    spec = eventually(lambda: text_of(browser, "#spec"))
+    assert "runtime p50 / p90 / p99 / max" in spec, spec
     browser.click("#cancel")
     assert eventually(lambda: json.loads(dashboard.batch("status", job, "--json").stdout)["state"] == "cancelled")
     assert eventually(lambda: text_of(browser, "#title") == f"Job {job}: cancelled"), "the page shows it"

@@ -425,6 +425,8 @@ enum StoreConformance {
             lease, results: [ItemRecord(1, run(1, .succeeded), 1), ItemRecord(2, run(9, .succeeded), 1), ItemRecord(3, run(100, .failed), 1), ItemRecord(4, run(2, .succeeded), 1)],
             completesChunk: false, now: t0)
         #expect(try store.resultsMedianDuration(job: job.id) == 2, "failures do not count")
+        #expect(try store.resultsRecentDurations(job: job.id, limit: 10) == [2, 9, 1], "successes, newest first")
+        #expect(try store.resultsRecentDurations(job: job.id, limit: 2) == [2, 9])
     }
 
     // MARK: - Issue 10

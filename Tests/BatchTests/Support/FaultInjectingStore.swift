@@ -183,6 +183,9 @@ final class FaultInjectingStore: BatchStore {
         try check("resultsFailed"); return try base.resultsFailed(job: job, limit: limit)
     }
 
+    func resultsRecentDurations(job: JobID, limit: Int) throws -> [Double] {
+        try check("resultsRecentDurations"); return try base.resultsRecentDurations(job: job, limit: limit)
+    }
     func resultsMedianDuration(job: JobID) throws -> Double? {
         try check("resultsMedianDuration"); return try base.resultsMedianDuration(job: job)
     }
