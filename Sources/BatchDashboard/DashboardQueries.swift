@@ -34,12 +34,12 @@ struct DashboardQueries: Sendable {
         let failures = try store.resultsFailed(job: id, limit: 50)
         let inputs = try store.itemsFetch(job: id, lines: failures.map(\.line))
         let maxRunning: String? = job.spec.maxRunning.map { "\($0)" }
+        let percentiles = Self.percentiles(try store.resultsRecentDurations(job: id, limit: 1001))
         return DashboardViews.JobDetail(
             job: DashboardViews.row(job, running: try runningCounts()[id] ?? 0, rate: try rate(of: job)),
             workingDirectory: job.spec.workingDirectory, stream: job.spec.stream, chunkSize: "\(job.spec.chunkSize)",
             retries: job.spec.retries, maxRunning: maxRunning, haltReason: job.haltReason,
-            medianSeconds: try store.resultsMedianDuration(job: id),
-            runtimePercentiles: Self.percentiles(try store.resultsRecentDurations(job: id, limit: 1001)),
+            medianSeconds: percentiles?.first, runtimePercentiles: percentiles,
             failures: failures.map { DashboardViews.item($0, input: inputs[$0.line], full: false) })
     }
 
