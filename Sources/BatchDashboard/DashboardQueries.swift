@@ -39,7 +39,7 @@ struct DashboardQueries: Sendable {
             job: DashboardViews.row(job, running: try runningCounts()[id] ?? 0, rate: try rate(of: job)),
             workingDirectory: job.spec.workingDirectory, stream: job.spec.stream, chunkSize: "\(job.spec.chunkSize)",
             retries: job.spec.retries, maxRunning: maxRunning, haltReason: job.haltReason,
-            medianSeconds: percentiles?.first, runtimePercentiles: percentiles,
+            runtimePercentiles: percentiles,
             failures: failures.map { DashboardViews.item($0, input: inputs[$0.line], full: false) })
     }
 

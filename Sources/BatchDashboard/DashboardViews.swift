@@ -31,7 +31,6 @@ enum DashboardViews {
         var retries: Int
         var maxRunning: String?
         var haltReason: String?
-        var medianSeconds: Double?
         /// Runtime percentiles of the latest 1,001 successes: p50, p90, p99, max.
         var runtimePercentiles: [Double]?
         var failures: [ItemRow]
