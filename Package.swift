@@ -28,8 +28,11 @@ let package = Package(
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
-            ]
+            ],
+            plugins: ["BuildCommit"]
         ),
+        // Writes the git commit being built into BatchStore (`BatchVersion.commit`).
+        .plugin(name: "BuildCommit", capability: .buildTool()),
         // libpq, PostgreSQL's C client: synchronous like the store seam, and
         // it reads URLs, key=value strings, PG* variables, ~/.pgpass and
         // sslmode as psql does. Loaded with dlopen when a PostgreSQL store is

@@ -16,6 +16,9 @@ public final class PostgresStore: BatchStore {
     /// A second connection, only for `storageVersion`: it must not wait
     /// behind a long call on the main one.
     private let versionConnection = Mutex<PostgresConnection?>(nil)
+    /// A third, only for `storageProbeWrite`: a readiness probe must not
+    /// wait behind the daemon's own calls either.
+    let probeConnection = Mutex<PostgresConnection?>(nil)
 
     public var location: StoreLocation { .postgres(conninfo) }
     /// Jobs on a server belong to database roles, not uids (row-level
@@ -42,6 +45,7 @@ public final class PostgresStore: BatchStore {
     public func close() {
         connection.withLock { $0.close() }
         versionConnection.withLock { $0?.close() }
+        probeConnection.withLock { $0?.close() }
     }
 
     // MARK: - Storage

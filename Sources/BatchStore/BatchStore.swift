@@ -235,6 +235,17 @@ public protocol BatchStore: Sendable {
     /// Removes a daemon's record and hands back every chunk it holds, in one
     /// transaction: used for a daemon that shut down, and for one found dead.
     func daemonDeleteReleasingChunks(id: String) throws -> Int
+
+    // MARK: - Operation
+
+    /// The store's backlog for metrics, from counters and leased chunks,
+    /// never by counting item rows (see `StoreBacklog`).
+    func storeBacklog(now: Date) throws -> StoreBacklog
+
+    /// Throws unless a write could be made within `timeout` seconds: a
+    /// daemon's readiness. A read is not enough (in WAL mode readers are
+    /// never blocked by a writer); nothing is changed.
+    func storageProbeWrite(timeout: TimeInterval) throws
 }
 
 extension BatchStore {

@@ -34,6 +34,10 @@ public final class SQLiteStore: BatchStore {
     public let fileOwner: uid_t
     /// The connection `storageVersion()` asks, opened when first needed.
     private let versionReader = Mutex<DatabaseQueue?>(nil)
+    /// The connection `storageProbeWrite` tries the write lock with, opened
+    /// when first needed: its own busy timeout, and never the pool's writer,
+    /// which a probe must not hold up.
+    let probeWriter = Mutex<DatabaseQueue?>(nil)
 
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -300,6 +304,10 @@ public final class SQLiteStore: BatchStore {
             try versionReader.withLock { reader in
                 try reader?.close()
                 reader = nil
+            }
+            try probeWriter.withLock { writer in
+                try writer?.close()
+                writer = nil
             }
             try pool.close()
         } catch {

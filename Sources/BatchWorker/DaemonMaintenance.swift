@@ -34,11 +34,14 @@ public struct DaemonMaintenance: Service {
     let faults: StoreFaultLog
     let metrics = PoolMetrics()
     let heartbeats = HeartbeatObserver()
+    let liveness: LoopLiveness
 
     public init(
         store: any BatchStore, record: DaemonRecord, leaseDuration: TimeInterval, interval: Duration = .seconds(1),
-        idleExit: TimeInterval?, keep: TimeInterval? = nil, logger: Logger, faults: StoreFaultLog? = nil
+        idleExit: TimeInterval?, keep: TimeInterval? = nil, logger: Logger, faults: StoreFaultLog? = nil,
+        liveness: LoopLiveness = LoopLiveness()
     ) {
+        self.liveness = liveness
         self.keep = keep
         self.store = store
         self.record = record
@@ -75,7 +78,7 @@ public struct DaemonMaintenance: Service {
             }
             // On a thread of its own: a store blocked for its busy timeout must
             // not hold up the rest of the daemon (`offloaded`).
-            let runnable = (try? await cancelWhenGracefulShutdown { try await offloadedUntilCancelled { self.runOnce(now: self.clockNow(), beat: beat) } }) ?? nil
+            let runnable = (try? await cancelWhenGracefulShutdown { try await offloadedUntilCancelled { self.liveness.pass("maintenance") { self.runOnce(now: self.clockNow(), beat: beat) } } }) ?? nil
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             if runnable == false {
                 // Idle: give the WAL's space back (the store skips a small one).

@@ -62,6 +62,7 @@ final class ResultCommitter: Sendable {
     let store: any BatchStore
     let faults: StoreFaultLog
     let metrics: PoolMetrics
+    let liveness: LoopLiveness
     let linger: Duration
     let capacity: Int
     let capacityBytes: Int
@@ -70,9 +71,10 @@ final class ResultCommitter: Sendable {
     private let wakeup = NSCondition()
 
     init(
-        store: any BatchStore, faults: StoreFaultLog, metrics: PoolMetrics, linger: Duration = .milliseconds(4),
-        capacity: Int = 20_000, capacityBytes: Int = 16 << 20
+        store: any BatchStore, faults: StoreFaultLog, metrics: PoolMetrics, liveness: LoopLiveness = LoopLiveness(),
+        linger: Duration = .milliseconds(4), capacity: Int = 20_000, capacityBytes: Int = 16 << 20
     ) {
+        self.liveness = liveness
         self.store = store
         self.faults = faults
         self.metrics = metrics
@@ -294,7 +296,9 @@ final class ResultCommitter: Sendable {
         while true {
             attempt += 1
             do {
-                let outcomes = try store.resultsRecordIfLeasesHeld(batches, now: try store.storageClock())
+                let outcomes = try liveness.pass("commit") {
+                    try store.resultsRecordIfLeasesHeld(batches, now: try store.storageClock())
+                }
                 faults.succeeded("recording")
                 state.withLock { state in
                     for (batch, outcome) in zip(batches, outcomes) where outcome != .recorded {
@@ -308,7 +312,7 @@ final class ResultCommitter: Sendable {
                     }
                 }
                 for (batch, outcome) in zip(batches, outcomes) where outcome == .recorded || outcome == .recordedJobEnded {
-                    for result in batch.results { metrics.recorded(result.outcome.status) }
+                    for result in batch.results { metrics.recorded(result.outcome) }
                 }
                 return
             } catch let error as StoreError where error.code == .constraint {

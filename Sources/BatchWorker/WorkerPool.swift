@@ -62,7 +62,7 @@ public final class WorkerPool: Service {
         self.logger = logger
         self.faults = faults ?? StoreFaultLog(logger: logger)
         self.medians = MedianRuntimeCache(store: store, faults: self.faults)
-        self.committer = ResultCommitter(store: store, faults: self.faults, metrics: metrics)
+        self.committer = ResultCommitter(store: store, faults: self.faults, metrics: metrics, liveness: configuration.liveness)
     }
 
     private enum Event: Sendable {
@@ -107,7 +107,7 @@ public final class WorkerPool: Service {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.configuration.auditInterval)
                     if Task.isCancelled || self.isStopping { break }
-                    try? await offloadedUntilCancelled { self.auditLeases() }
+                    try? await offloadedUntilCancelled { self.configuration.liveness.pass("lease audit") { self.auditLeases() } }
                 }
                 return .auditorFinished
             }
@@ -121,6 +121,7 @@ public final class WorkerPool: Service {
                 switch event {
                 case .shutdownRequested:
                     stopping.store(true, ordering: .sequentiallyConsistent)
+                    configuration.onStopping?()
                     if running > 0 {
                         logger.info("stopping: no new items; waiting up to \(configuration.grace) for running ones")
                         let grace = configuration.grace
@@ -142,6 +143,12 @@ public final class WorkerPool: Service {
                 }
             }
         }
+    }
+
+    /// What the pool works on now: the jobs of its leases and the slots
+    /// busy with them (for `batchd`'s status line).
+    public func activity() -> (jobs: Int, busySlots: Int) {
+        slotLeases.withLock { leases in (Set(leases.values.map(\.job.id)).count, leases.count) }
     }
 
     var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) || Task.isCancelled }
@@ -174,10 +181,11 @@ public final class WorkerPool: Service {
                 // Cancellable: a daemon that stops does not wait for a claim
                 // stuck on a locked store (a late claim's chunk is handed back
                 // by the next daemon here, its holder being gone).
+                let (liveness, loop) = (configuration.liveness, "claims of slot \(Self.slot ?? 0)")
                 lease = try await offloadedUntilCancelled {
-                    try store.chunkClaim(
+                    try liveness.pass(loop) { try store.chunkClaim(
                         owner: owner, now: try store.storageClock(), leaseDuration: duration, after: finished, sameJob: false,
-                        excluding: excluded, chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) })
+                        excluding: excluded, chunkSize: { job, unclaimed in sizer.size(for: job, unclaimed: unclaimed) }) }
                 }
                 if lease != nil { metrics.claimDuration.recordInterval(since: started) }
                 faults.succeeded("claiming work")

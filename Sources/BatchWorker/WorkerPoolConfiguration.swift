@@ -33,6 +33,13 @@ public struct WorkerPoolConfiguration: Sendable {
     /// How the daemon names itself in what it records on a job (`batch status`).
     public var displayName = "batchd"
 
+    /// Where the pool's loops report their passes (`batchd`'s watchdog and
+    /// `/healthz` read it).
+    public var liveness = LoopLiveness()
+    /// Called once when graceful shutdown begins (`batchd` tells systemd
+    /// `STOPPING=1`).
+    public var onStopping: (@Sendable () -> Void)?
+
     public init(
         owner: String, workers: Int, leaseDuration: TimeInterval = 30, grace: Duration = .seconds(10),
         pollInterval: ClosedRange<Double> = 0.005...0.1, watchInterval: Duration = .milliseconds(200),

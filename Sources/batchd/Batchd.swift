@@ -115,7 +115,7 @@ struct Batchd: AsyncParsableCommand {
         }
         let logger = Logger(label: "batchd")
         let registry = PrometheusCollectorRegistry()
-        if metrics != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+        if metrics != nil { MetricsSystem.bootstrap(DocumentedMetricsFactory(registry: registry)) }
         let store: any BatchStore
         do {
             store = try StoreFactory.open(StoreLocation.resolve(option: db))
@@ -145,23 +145,42 @@ struct Batchd: AsyncParsableCommand {
             throw ExitCode(74)
         }
         let faults = StoreFaultLog(logger: logger)
+        let liveness = LoopLiveness()
         let maintenance = DaemonMaintenance(
             store: store, record: record, leaseDuration: leaseDuration, idleExit: idleExit.flatMap(DurationText.seconds),
-            keep: keep == "never" ? nil : DurationText.seconds(keep), logger: logger, faults: faults)
+            keep: keep == "never" ? nil : DurationText.seconds(keep), logger: logger, faults: faults,
+            liveness: liveness)
         // At once, so that work of a daemon that died here is taken back before the first claim.
         maintenance.runOnce(now: now)
         var configuration = WorkerPoolConfiguration(
             owner: record.id, workers: workers, leaseDuration: leaseDuration,
             grace: .milliseconds(Int64(DurationText.seconds(grace)! * 1000)),
             streamAnswerWarning: DurationText.seconds(streamWarnAfter)!)
+        configuration.liveness = liveness
         if !allow.isEmpty { configuration.admission = JobAdmission(allowing: allow) }
+        let notifier = SystemdNotifier.fromEnvironment()
+        if let notifier { configuration.onStopping = { notifier.send("STOPPING=1\nSTATUS=stopping") } }
         configuration.displayName = "batchd on \(record.host) (pid \(record.pid))"
         let pool = WorkerPool(store: store, handler: CommandHandler(), configuration: configuration, logger: logger, faults: faults)
         logger.info("serving \(store.location) with \(workers) worker(s), pid \(identity.pid)")
         // Services stop in reverse order: the pool drains first while maintenance keeps its leases alive.
+        // (The systemd service stops last: the watchdog is fed while items drain.)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let watchdogPeriod = SystemdNotifier.watchdogPeriod()
+        if let notifier {
+            services.append(.init(service: SystemdService(
+                notifier: notifier, watchdogPeriod: watchdogPeriod, liveness: configuration.liveness,
+                status: { [workers] in
+                    let (jobs, busy) = pool.activity()
+                    return busy == 0 ? "idle, \(workers) worker(s)" : "\(busy) of \(workers) worker(s) busy on \(jobs) job(s)"
+                },
+                logger: logger)))
+        }
         if let metrics, let address = Self.metricsAddress(metrics) {
-            services.append(.init(service: MetricsServer(host: address.host, port: address.port, registry: registry, logger: logger)))
+            let endpoints = DaemonEndpoints(
+                metrics: DaemonMetrics(registry: registry, store: store), liveness: configuration.liveness,
+                livenessLimit: max(60, watchdogPeriod ?? 0), store: store)
+            services.append(.init(service: MetricsServer(host: address.host, port: address.port, endpoints: endpoints, logger: logger)))
         }
         services.append(.init(service: maintenance, successTerminationBehavior: .gracefullyShutdownGroup))
         services.append(.init(service: pool))

@@ -205,4 +205,10 @@ final class FaultInjectingStore: BatchStore {
     func daemonDeleteReleasingChunks(id: String) throws -> Int {
         try check("daemonDeleteReleasingChunks"); return try base.daemonDeleteReleasingChunks(id: id)
     }
+    func storeBacklog(now: Date) throws -> StoreBacklog {
+        try check("storeBacklog"); return try base.storeBacklog(now: now)
+    }
+    func storageProbeWrite(timeout: TimeInterval) throws {
+        try check("storageProbeWrite"); try base.storageProbeWrite(timeout: timeout)
+    }
 }
