@@ -208,5 +208,9 @@ enum PostgresSchema {
                 WHEN (NEW.state = 'cancelled' AND OLD.state IN ('open', 'sealed'))
                 EXECUTE FUNCTION batch_release_cancelled_chunks();
             """),
+        // A CLI talking to a daemon of another release says so.
+        ("v4: daemons record their release", """
+            ALTER TABLE daemon ADD COLUMN version text;
+            """),
     ]
 }

@@ -177,15 +177,16 @@ public final class PostgresStore: BatchStore {
     public func daemonRegister(_ daemon: DaemonRecord) throws {
         try run { connection in
             try connection.execute("""
-                INSERT INTO daemon (id, host, pid, process_start, workers, started_at, heartbeat_at, machine)
-                VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($8), $7)
+                INSERT INTO daemon (id, host, pid, process_start, workers, started_at, heartbeat_at, machine, version)
+                VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($8), $7, $9)
                 ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
                     process_start = excluded.process_start, workers = excluded.workers,
-                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, machine = excluded.machine
+                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, machine = excluded.machine,
+                    version = excluded.version
                 """,
                 [.text(daemon.id), .text(daemon.host), .int(Int64(daemon.pid)), .int(daemon.processStart),
                  .int(daemon.workers), .double(daemon.startedAt.timeIntervalSince1970), .string(daemon.machineID),
-                 .double(daemon.heartbeatAt.timeIntervalSince1970)])
+                 .double(daemon.heartbeatAt.timeIntervalSince1970), .string(daemon.version)])
         }
     }
 
@@ -204,7 +205,7 @@ public final class PostgresStore: BatchStore {
         try run { connection in
             let rows = try connection.execute("""
                 SELECT id, host, pid, process_start, workers, extract(epoch FROM started_at)::float8,
-                       extract(epoch FROM heartbeat_at)::float8, machine
+                       extract(epoch FROM heartbeat_at)::float8, machine, version
                 FROM daemon ORDER BY started_at, id
                 """)
             return (0..<rows.count).map { row in
@@ -213,7 +214,7 @@ public final class PostgresStore: BatchStore {
                     processStart: rows.int(row, 3) ?? 0, workers: Int(rows.int(row, 4) ?? 1),
                     startedAt: Date(timeIntervalSince1970: rows.double(row, 5) ?? 0),
                     heartbeatAt: Date(timeIntervalSince1970: rows.double(row, 6) ?? 0),
-                    uid: nil, machineID: rows.string(row, 7))
+                    uid: nil, machineID: rows.string(row, 7), version: rows.string(row, 8))
             }
         }
     }

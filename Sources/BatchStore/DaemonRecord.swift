@@ -21,11 +21,15 @@ public struct DaemonRecord: Sendable, Hashable {
     public var uid: UInt32?
     /// Where its pid means something (`Machine.id`); `nil` in older records.
     public var machineID: String?
+    /// Its release (`BatchVersion.number`); `nil` in records of releases
+    /// before 0.1.0 recorded it.
+    public var version: String?
 
     public init(
         id: String, host: String, pid: Int32, processStart: Int64, workers: Int, startedAt: Date,
-        heartbeatAt: Date, uid: UInt32? = nil, machineID: String? = nil
+        heartbeatAt: Date, uid: UInt32? = nil, machineID: String? = nil, version: String? = nil
     ) {
+        self.version = version
         self.uid = uid
         self.machineID = machineID
         self.id = id

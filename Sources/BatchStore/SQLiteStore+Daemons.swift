@@ -6,12 +6,12 @@ extension SQLiteStore {
         try write { db in
             try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO daemon (id, host, pid, process_start, workers, started_at, heartbeat_at, uid, machine)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR REPLACE INTO daemon (id, host, pid, process_start, workers, started_at, heartbeat_at, uid, machine, version)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [daemon.id, daemon.host, daemon.pid, daemon.processStart, daemon.workers,
                             daemon.startedAt.timeIntervalSince1970, daemon.heartbeatAt.timeIntervalSince1970,
-                            daemon.uid.map { Int64($0) }, daemon.machineID])
+                            daemon.uid.map { Int64($0) }, daemon.machineID, daemon.version])
         }
     }
 
@@ -29,7 +29,7 @@ extension SQLiteStore {
                     id: row["id"], host: row["host"], pid: row["pid"], processStart: row["process_start"],
                     workers: row["workers"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
                     heartbeatAt: Date(timeIntervalSince1970: row["heartbeat_at"]),
-                    uid: (row["uid"] as Int64?).map { UInt32(truncatingIfNeeded: $0) }, machineID: row["machine"])
+                    uid: (row["uid"] as Int64?).map { UInt32(truncatingIfNeeded: $0) }, machineID: row["machine"], version: row["version"])
             }
         }
     }

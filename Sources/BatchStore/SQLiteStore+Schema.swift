@@ -192,6 +192,10 @@ extension SQLiteStore {
                 ALTER TABLE job ADD COLUMN submitter_machine TEXT;
                 """)
         }
+        migrator.registerMigration("v9: daemons record their release") { db in
+            // Issue 17: a CLI talking to a daemon of another release says so.
+            try db.execute(sql: "ALTER TABLE daemon ADD COLUMN version TEXT")
+        }
         return migrator
     }
 

@@ -175,19 +175,19 @@ public struct DaemonMaintenance: Service {
                     // Its commands were re-parented to init and would run on beside
                     // the items' next runs: end them (found by their marker).
                     let killed = OrphanReaper.killCommands(ofDaemon: other.pid, start: other.processStart)
-                    logger.notice("daemon pid \(other.pid) on \(other.host) is gone: took back \(released) chunk(s)\(killed > 0 ? ", killed \(killed) process(es) it left running" : "")")
+                    logger.notice("daemon pid \(other.pid) on \(other.host) is gone: took back \(released) chunk(s)\(killed > 0 ? ", killed \(killed) process(es) it left running" : "")", metadata: ["pid": "\(other.pid)", "host": "\(other.host)"])
                 } else if !other.machine.sharesPids(with: record.machine), heartbeats.isStale(other, lease: 10 * leaseDuration) {
                     // Silent for ten leases on another host: its record goes too.
                     let released = try store.daemonDeleteReleasingChunks(id: other.id)
                     metrics.leaseTakeovers.increment(by: released)
-                    logger.notice("daemon pid \(other.pid) on \(other.host) has not beaten for \(Int(10 * leaseDuration)) s: removed its record")
+                    logger.notice("daemon pid \(other.pid) on \(other.host) has not beaten for \(Int(10 * leaseDuration)) s: removed its record", metadata: ["pid": "\(other.pid)", "host": "\(other.host)"])
                 } else if heartbeats.isStale(other, lease: leaseDuration) {
                     // Frozen, cut off or dead on another host: its leases are taken
                     // (a fenced take-over: should it wake up, it records nothing more).
                     let released = try store.chunksReleaseOwned(owner: other.id)
                     if released > 0 {
                         metrics.leaseTakeovers.increment(by: released)
-                        logger.notice("daemon pid \(other.pid) on \(other.host) has not beaten for \(Int(leaseDuration)) s: took back \(released) chunk(s)")
+                        logger.notice("daemon pid \(other.pid) on \(other.host) has not beaten for \(Int(leaseDuration)) s: took back \(released) chunk(s)", metadata: ["pid": "\(other.pid)", "host": "\(other.host)"])
                     }
                 }
             }

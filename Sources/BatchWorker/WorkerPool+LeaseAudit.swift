@@ -30,7 +30,7 @@ extension WorkerPool {
             return unattended
         }
         for lease in idle where previously.contains(lease.chunkID) {
-            logger.warning("job \(lease.job.id): lines \(lease.firstLine)-\(lease.lastLine) were held with no worker on them; handing them back")
+            logger.warning("job \(lease.job.id): lines \(lease.firstLine)-\(lease.lastLine) were held with no worker on them; handing them back", metadata: lease.logMetadata)
             do {
                 try store.chunkReleaseIfLeaseHeld(lease)
             } catch {

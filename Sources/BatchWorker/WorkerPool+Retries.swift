@@ -28,7 +28,7 @@ extension WorkerPool {
             }
             if outcome.status == .succeeded || attempt > spec.retries { return (outcome, attempt) }
             let delay = spec.retryDelay(after: attempt)
-            logger.debug("job \(lease.job.id) line \(item.line): attempt \(attempt) failed; retrying in \(delay) s")
+            logger.debug("job \(lease.job.id) line \(item.line): attempt \(attempt) failed; retrying in \(delay) s", metadata: lease.logMetadata)
             guard await pause(seconds: delay, holding: lease) else { return nil }
             attempt += 1
         }

@@ -58,7 +58,7 @@ extension WorkerPool {
                 }
                 let attempt = (attempts[blamed.line] ?? 0) + 1
                 attempts[blamed.line] = attempt
-                logger.notice("job \(lease.job.id): stream process \(reason) before answering line \(blamed.line); starting a new one")
+                logger.notice("job \(lease.job.id): stream process \(reason) before answering line \(blamed.line); starting a new one", metadata: lease.logMetadata)
                 if attempt > lease.job.spec.retries {
                     let failure = ItemOutcome(
                         status: .failed, errorOutput: errorTail, reason: "the stream process \(reason) before answering",
@@ -108,7 +108,7 @@ extension WorkerPool {
         // A next chunk claimed ahead and never fed (the process died, the
         // lease was lost, the pool stops) goes back at once.
         if let pending = prefetch.take(), let unused = await pending.value {
-            logger.debug("job \(unused.lease.job.id): handing back lines \(unused.lease.firstLine)-\(unused.lease.lastLine), claimed ahead for a process that stopped")
+            logger.debug("job \(unused.lease.job.id): handing back lines \(unused.lease.firstLine)-\(unused.lease.lastLine), claimed ahead for a process that stopped", metadata: unused.lease.logMetadata)
             await release(unused.lease)
         }
         return end
@@ -199,13 +199,13 @@ extension WorkerPool {
                         }
                         if let (line, waited) = watch.overdue(after: warnAfter) {
                             let warning = "the stream process has not answered line \(line) for \(Int(waited)) s; a stream command must write one line per item as soon as it has read it: one that drops lines (grep) or buffers its output (mawk without -W interactive, python without -u, sed without -u) never answers"
-                            logger.warning("job \(watch.lease.job.id): \(warning)")
+                            logger.warning("job \(watch.lease.job.id): \(warning)", metadata: watch.lease.logMetadata)
                             // For `status` too: the user may never read the daemon's log.
                             do {
                                 let (store, job) = (store, watch.lease.job.id)
                                 try await offloaded { try store.jobWarningRecord(job, warning, now: try store.storageClock()) }
                             } catch {
-                                logger.error("job \(watch.lease.job.id): could not record the warning for status: \(error)")
+                                logger.error("job \(watch.lease.job.id): could not record the warning for status: \(error)", metadata: watch.lease.logMetadata)
                             }
                         }
                     }
@@ -311,7 +311,7 @@ extension WorkerPool {
                     // It was fed a chunk handed back since: its answers are not recorded.
                     while (try? await reader.next()) != nil {}
                 } else if let extra = try? await reader.next() {
-                    logger.warning("job \(lease.job.id): the stream process wrote more lines than it was given items (first extra: \(String(decoding: extra.prefix(80), as: UTF8.self))); results may be misaligned")
+                    logger.warning("job \(lease.job.id): the stream process wrote more lines than it was given items (first extra: \(Printable.text(Array(extra.prefix(80))))); results may be misaligned", metadata: lease.logMetadata)
                     while (try? await reader.next()) != nil {}
                 }
                 _ = try? await errorTail

@@ -229,7 +229,7 @@ public final class WorkerPool: Service {
     private func refuse(_ lease: ChunkLease) async {
         await release(lease)
         let reason = configuration.admission.reason(for: lease.job, daemon: configuration.displayName)
-        logger.notice("job \(lease.job.id): not run here: \(reason)")
+        logger.notice("job \(lease.job.id): not run here: \(reason)", metadata: lease.logMetadata)
         let store = self.store
         do {
             try await offloadedUntilCancelled { try store.jobWarningRecord(lease.job.id, reason, now: try store.storageClock()) }
@@ -323,7 +323,7 @@ public final class WorkerPool: Service {
             } catch {
                 faults.failed("checking a lease", error)
                 if ContinuousClock.now - confirmed >= .seconds(configuration.leaseDuration) {
-                    logger.error("job \(lease.job.id): the lease on lines \(lease.firstLine)-\(lease.lastLine) could not be confirmed for \(Int(configuration.leaseDuration)) s: stopping its commands; it records nothing more")
+                    logger.error("job \(lease.job.id): the lease on lines \(lease.firstLine)-\(lease.lastLine) could not be confirmed for \(Int(configuration.leaseDuration)) s: stopping its commands; it records nothing more", metadata: lease.logMetadata)
                     committer.fence(lease)
                     return
                 }
@@ -365,7 +365,7 @@ public final class WorkerPool: Service {
                     // The job ended: hand the rest back, should it be retried.
                     return await release(lease)
                 case .leaseLost:
-                    logger.notice("job \(lease.job.id): lost the lease on lines \(lease.firstLine)-\(lease.lastLine); results from line \(page[index].line) on are not recorded")
+                    logger.notice("job \(lease.job.id): lost the lease on lines \(lease.firstLine)-\(lease.lastLine); results from line \(page[index].line) on are not recorded", metadata: lease.logMetadata)
                     return
                 }
                 if isStopping { return await release(lease) }

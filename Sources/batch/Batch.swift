@@ -20,7 +20,7 @@ struct Batch: AsyncParsableCommand {
         version: BatchVersion.line("batch"),
         subcommands: [
             RunCommand.self, SubmitCommand.self, FollowCommand.self, WaitCommand.self, StatusCommand.self,
-            ListCommand.self, SealCommand.self, UICommand.self, CancelCommand.self, PriorityCommand.self, RetryCommand.self, ResultsCommand.self, LogsCommand.self, RemoveCommand.self, GarbageCollectCommand.self, DaemonCommand.self,
+            ListCommand.self, SealCommand.self, UICommand.self, CancelCommand.self, PriorityCommand.self, RetryCommand.self, ResultsCommand.self, LogsCommand.self, RemoveCommand.self, GarbageCollectCommand.self, BackupCommand.self, DaemonCommand.self,
         ])
 
     /// The parser's entry point, after a look for a misspelled subcommand

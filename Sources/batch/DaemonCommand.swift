@@ -30,7 +30,7 @@ struct DaemonStatusCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Flag(help: "One JSON object per daemon: id, host, pid, workers, started_at, heartbeat_at, alive, chunks ([{job, first_line, last_line}]).")
+    @Flag(help: "One JSON object per daemon: id, host, pid, version, workers, started_at, heartbeat_at, alive, chunks ([{job, first_line, last_line}]).")
     var json = false
 
     struct Summary: Encodable {
@@ -48,6 +48,8 @@ struct DaemonStatusCommand: AsyncParsableCommand {
         var id: String
         var host: String
         var pid: Int32
+        /// Its release (nil: a release before 0.1.0, which did not record it).
+        var version: String?
         var workers: Int
         var startedAt: String
         var heartbeatAt: String
@@ -56,7 +58,7 @@ struct DaemonStatusCommand: AsyncParsableCommand {
         var chunks: [Chunk]
 
         enum CodingKeys: String, CodingKey {
-            case id, host, pid, workers, alive, chunks
+            case id, host, pid, version, workers, alive, chunks
             case startedAt = "started_at"
             case heartbeatAt = "heartbeat_at"
         }
@@ -70,7 +72,7 @@ struct DaemonStatusCommand: AsyncParsableCommand {
             let format = ISO8601DateFormatter()
             let summaries = try db.daemonsList().map { daemon in
                 Summary(
-                    id: daemon.id, host: daemon.host, pid: daemon.pid, workers: daemon.workers,
+                    id: daemon.id, host: daemon.host, pid: daemon.pid, version: daemon.version, workers: daemon.workers,
                     startedAt: format.string(from: daemon.startedAt), heartbeatAt: format.string(from: daemon.heartbeatAt),
                     alive: daemon.isAlive(now: now, heartbeatWithin: 10),
                     chunks: chunks.filter { $0.owner == daemon.id }.map {
@@ -87,6 +89,11 @@ struct DaemonStatusCommand: AsyncParsableCommand {
                     let holding = s.chunks.isEmpty ? "idle"
                         : s.chunks.map { "job \($0.job) lines \($0.firstLine)-\($0.lastLine)" }.joined(separator: ", ")
                     out.append("pid \(s.pid) on \(s.host)\(s.alive ? "" : " (not responding)"): \(s.workers) workers, since \(s.startedAt); \(holding)\n")
+                }
+                // A daemon of another release may lack what this CLI asks of
+                // it (or do what this one no longer does): say so.
+                for s in summaries where s.version != BatchVersion.number {
+                    out.append("note: pid \(s.pid) on \(s.host) runs batchd \(s.version ?? "older than 0.1.0"); this batch is \(BatchVersion.number)\n")
                 }
             }
             out.flush()

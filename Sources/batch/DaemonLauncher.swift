@@ -52,7 +52,7 @@ struct DaemonLauncher {
             throw CLIError(.unavailable, "no daemon serves \(store.location) and \(executable) was not found to start one")
         }
         try spawn(
-            executable, arguments: ["--idle-exit", Self.idleExit], storeLocation: store.location.environmentValue,
+            executable, arguments: ["--idle-exit", Self.idleExit, "--log-file", store.location.daemonLogPath], storeLocation: store.location.environmentValue,
             log: store.location.daemonLogPath)
         // Wait briefly for it to register, so that the next command does not start another.
         for _ in 0..<100 {

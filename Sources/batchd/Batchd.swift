@@ -62,6 +62,12 @@ struct Batchd: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line (time, level, message, source, and fields such as job, chunk, lines and pid).")
+    var logFormat: String = "text"
+
+    @Option(name: .customLong("log-file"), help: "Append the log to this file instead of stderr; SIGHUP reopens it (for logrotate).")
+    var logFile: String?
+
     func validate() throws {
         if let workers, !(1...1024).contains(workers) {
             throw ValidationError("--workers must be between 1 and 1024, not \(workers)")
@@ -81,6 +87,7 @@ struct Batchd: AsyncParsableCommand {
             }
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format takes text or json, not '\(logFormat)'") }
         if let metrics, Self.metricsAddress(metrics) == nil {
             throw ValidationError("--metrics takes a port (9464) or HOST:PORT (127.0.0.1:9464), not '\(metrics)'")
         }
@@ -108,9 +115,18 @@ struct Batchd: AsyncParsableCommand {
         // is never given back (290 MB idle after 15 MB outputs). A fixed
         // threshold keeps them mmapped, returned to the system when freed.
         _ = batch_set_mmap_threshold(256 << 10)
-        LoggingSystem.bootstrap { label in
+        if let logFile {
+            guard let reopener = LogFileReopener(path: logFile) else {
+                FileHandle.standardError.write(Data("batchd: cannot open the log file \(logFile): \(String(cString: strerror(errno)))\n".utf8))
+                throw ExitCode(74)
+            }
+            reopener.reopenOnHangup()
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { [logFormat] label in
+            if logFormat == "json" { return JSONLogHandler(logLevel: level, label: label) }
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "batchd")
@@ -137,7 +153,8 @@ struct Batchd: AsyncParsableCommand {
         let now = Date()
         let record = DaemonRecord(
             id: UUID().uuidString.lowercased(), host: identity.host, pid: identity.pid, processStart: identity.start,
-            workers: workers, startedAt: now, heartbeatAt: now, uid: getuid(), machineID: identity.machineID)
+            workers: workers, startedAt: now, heartbeatAt: now, uid: getuid(), machineID: identity.machineID,
+            version: BatchVersion.number)
         do {
             try store.daemonRegister(record)
         } catch {

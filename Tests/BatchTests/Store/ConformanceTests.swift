@@ -75,6 +75,12 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
     @Test(arguments: StoreBackend.available) func daemonRecords(_ backend: StoreBackend) throws {
         try StoreConformance.daemonRecords(opener(backend))
     }
+    @Test(arguments: StoreBackend.available) func backlogCountsPendingRunningAndJobs(_ backend: StoreBackend) throws {
+        try StoreConformance.backlogCountsPendingRunningAndJobs(opener(backend))
+    }
+    @Test(arguments: StoreBackend.available) func probeWriteChangesNothing(_ backend: StoreBackend) throws {
+        try StoreConformance.probeWriteChangesNothing(opener(backend))
+    }
     @Test(arguments: StoreBackend.available) func haltNowEndsTheJobAndStopsOtherLeases(_ backend: StoreBackend) throws {
         try StoreConformance.haltNowEndsTheJobAndStopsOtherLeases(opener(backend))
     }

@@ -277,7 +277,7 @@ enum StoreConformance {
 
     static func daemonRecords(_ make: Factory) throws {
         let store = try make()
-        let record = DaemonRecord(id: "d1", host: "h", pid: 42, processStart: 7, workers: 3, startedAt: t0, heartbeatAt: t0)
+        let record = DaemonRecord(id: "d1", host: "h", pid: 42, processStart: 7, workers: 3, startedAt: t0, heartbeatAt: t0, version: "9.9.9")
         try store.daemonRegister(record)
         #expect(try store.daemonsList() == [record])
         #expect(try store.daemonHeartbeat(id: "d1", now: t0.addingTimeInterval(1)))
