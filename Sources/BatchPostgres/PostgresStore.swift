@@ -143,7 +143,7 @@ public final class PostgresStore: BatchStore {
             if let newer = done.subtracting(known).sorted().first {
                 // Written by a newer release: nothing is changed.
                 throw StoreError(
-                    .cannotOpen, "the database was migrated by a newer release of batch (\(newer)); this one cannot use it")
+                    .cannotOpen, "the database was migrated by a newer release of batch (\(newer)); this release, \(BatchVersion.number), knows schemas up to \(PostgresSchema.migrations.last?.name ?? ""): use the newer release; nothing was changed")
             }
             for migration in PostgresSchema.migrations where !done.contains(migration.name) {
                 try connection.executeScript(migration.sql)

@@ -121,11 +121,7 @@ public final class SQLiteStore: BatchStore {
                 let pool = try DatabasePool(path: path, configuration: configuration)
                 let applied = try pool.read { try migrator.appliedIdentifiers($0) }
                 if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
-                    let known = Set(migrator.migrations)
-                    let newer = applied.subtracting(known).sorted().joined(separator: ", ")
-                    throw StoreError(
-                        .cannotOpen,
-                        "\(path) was written by a newer release of batch (schema \(newer)); this one knows up to \(migrator.migrations.last ?? ""): use the newer release; the file was left untouched")
+                    throw newerRelease(path, applied.subtracting(migrator.migrations))
                 }
                 if !Set(migrator.migrations).isSubset(of: applied) {
                     do {
@@ -217,6 +213,13 @@ public final class SQLiteStore: BatchStore {
             return (applicationID, tables, applied)
         }
         try queue.close()
+        // Refused before the pool opens: opening it may write (GRDB makes
+        // sure a WAL file exists), and a newer release's file must stay as
+        // it is, byte for byte.
+        let newer = Set(applied).subtracting(migrator.migrations)
+        if !newer.isEmpty, applicationID == Self.applicationID || (applicationID == 0 && tables.contains("job")) {
+            throw newerRelease(path, newer)
+        }
         if applicationID == Self.applicationID { return }
         guard applicationID == 0 else {
             throw StoreError(.notADatabase, "\(path) is an SQLite database of another program (application_id \(applicationID)), not a batch database; it was left untouched")
@@ -231,6 +234,14 @@ public final class SQLiteStore: BatchStore {
         if !tables.isEmpty, !beingCreated, !batchV1 {
             throw StoreError(.notADatabase, "\(path) is an SQLite database of another program, not a batch database; it was left untouched")
         }
+    }
+
+    /// The refusal of a file whose schema a newer release wrote: it names
+    /// both (the newer schema, this release and the last schema it knows).
+    private static func newerRelease(_ path: String, _ newer: Set<String>) -> StoreError {
+        StoreError(
+            .cannotOpen,
+            "\(path) was written by a newer release of batch (schema \(newer.sorted().joined(separator: ", "))); this release, \(BatchVersion.number), knows schemas up to \(migrator.migrations.last ?? ""): use the newer release; the file was left untouched")
     }
 
     /// Maps database errors to the seam's error type.

@@ -115,13 +115,17 @@ struct Batchd: AsyncParsableCommand {
         // is never given back (290 MB idle after 15 MB outputs). A fixed
         // threshold keeps them mmapped, returned to the system when freed.
         _ = batch_set_mmap_threshold(256 << 10)
+        // Kept for the daemon's lifetime: its signal source reopens the file on SIGHUP.
+        var logReopener: LogFileReopener?
         if let logFile {
             guard let reopener = LogFileReopener(path: logFile) else {
                 FileHandle.standardError.write(Data("batchd: cannot open the log file \(logFile): \(String(cString: strerror(errno)))\n".utf8))
                 throw ExitCode(74)
             }
             reopener.reopenOnHangup()
+            logReopener = reopener
         }
+        defer { withExtendedLifetime(logReopener) {} }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { [logFormat] label in
             if logFormat == "json" { return JSONLogHandler(logLevel: level, label: label) }
