@@ -87,6 +87,18 @@ def cpu_of(pid, seconds):
     print(round((ticks() - start) * 1000 / os.sysconf("SC_CLK_TCK")))
 
 
+def scrape(url, count):
+    """Fetches url count times, one after another; prints 'median_ms p99_ms'."""
+    import urllib.request
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        urllib.request.urlopen(url, timeout=30).read()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    print(f"{times[len(times) // 2]:.1f} {times[min(len(times) - 1, int(len(times) * 0.99))]:.1f}")
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "run":
@@ -100,5 +112,7 @@ if __name__ == "__main__":
         peak_of(int(sys.argv[2]))
     elif command == "cpu":
         cpu_of(int(sys.argv[2]), float(sys.argv[3]))
+    elif command == "scrape":
+        scrape(sys.argv[2], int(sys.argv[3]))
     elif command == "rss":
         status_field(int(sys.argv[2]), "VmRSS")
