@@ -217,7 +217,9 @@ public final class SQLiteStore: BatchStore {
         // sure a WAL file exists), and a newer release's file must stay as
         // it is, byte for byte.
         let newer = Set(applied).subtracting(migrator.migrations)
-        if !newer.isEmpty, applicationID == Self.applicationID || (applicationID == 0 && tables.contains("job")) {
+        let batchBeforeApplicationID = applicationID == 0 && !Set(applied).isDisjoint(with: migrator.migrations)
+            && tables.contains("job") && tables.contains("chunk")
+        if !newer.isEmpty, applicationID == Self.applicationID || batchBeforeApplicationID {
             throw newerRelease(path, newer)
         }
         if applicationID == Self.applicationID { return }

@@ -52,7 +52,7 @@ struct DaemonLauncher {
             throw CLIError(.unavailable, "no daemon serves \(store.location) and \(executable) was not found to start one")
         }
         try spawn(
-            executable, arguments: ["--idle-exit", Self.idleExit, "--log-file", store.location.daemonLogPath], storeLocation: store.location.environmentValue,
+            executable, arguments: ["--idle-exit", Self.idleExit], storeLocation: store.location.environmentValue,
             log: store.location.daemonLogPath)
         // Wait briefly for it to register, so that the next command does not start another.
         for _ in 0..<100 {
@@ -133,16 +133,18 @@ struct DaemonLauncher {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         // This environment (its entries as they are, bytes and all), with
-        // BATCH_DB naming the store.
+        // BATCH_DB naming the store and BATCHD_LOG_FILE the log, which the
+        // daemon reopens on SIGHUP (neither in argv, where `ps` shows it).
         let entry = strdup("BATCH_DB=" + storeLocation)
-        defer { free(entry) }
+        let logEntry = strdup("BATCHD_LOG_FILE=" + log)
+        defer { free(entry); free(logEntry) }
         var envp: [UnsafeMutablePointer<CChar>?] = []
         var pointer = environ
         while let current = pointer.pointee {
-            if strncmp(current, "BATCH_DB=", 9) != 0 { envp.append(current) }
+            if strncmp(current, "BATCH_DB=", 9) != 0 && strncmp(current, "BATCHD_LOG_FILE=", 16) != 0 { envp.append(current) }
             pointer += 1
         }
-        envp += [entry, nil]
+        envp += [entry, logEntry, nil]
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard status == 0 else {

@@ -65,7 +65,7 @@ struct Batchd: AsyncParsableCommand {
     @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line (time, level, message, source, and fields such as job, chunk, lines and pid).")
     var logFormat: String = "text"
 
-    @Option(name: .customLong("log-file"), help: "Append the log to this file instead of stderr; SIGHUP reopens it (for logrotate).")
+    @Option(name: .customLong("log-file"), help: "Append the log to this file instead of stderr (default: $BATCHD_LOG_FILE, which an autostarted daemon gets); SIGHUP reopens it (for logrotate).")
     var logFile: String?
 
     func validate() throws {
@@ -117,7 +117,7 @@ struct Batchd: AsyncParsableCommand {
         _ = batch_set_mmap_threshold(256 << 10)
         // Kept for the daemon's lifetime: its signal source reopens the file on SIGHUP.
         var logReopener: LogFileReopener?
-        if let logFile {
+        if let logFile = logFile ?? ProcessInfo.processInfo.environment["BATCHD_LOG_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
             guard let reopener = LogFileReopener(path: logFile) else {
                 FileHandle.standardError.write(Data("batchd: cannot open the log file \(logFile): \(String(cString: strerror(errno)))\n".utf8))
                 throw ExitCode(74)

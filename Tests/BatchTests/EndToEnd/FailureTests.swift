@@ -112,7 +112,11 @@ extension EndToEnd {
             let env = BatchEnvironment()
             try env.startDaemon(["--workers", "2"])
             let run = try env.batch(
-                ["run", "--chunksize", "1", "--halt", "soon,fail=1", "--", "sh", "-c", "if [ $1 -eq 2 ]; then exit 1; fi; sleep 1; echo ok-$1", "_"],
+                // Item 2 fails only once item 1 runs (lines are claimed in order, so
+                // item 1's slot holds it): otherwise a slot slow to claim (in a
+                // backoff, say) would find the job halted and item 1 never started.
+                ["run", "--chunksize", "1", "--halt", "soon,fail=1", "--", "sh", "-c",
+                 "if [ $1 -eq 2 ]; then n=0; while [ ! -e started-1 ] && [ $n -lt 3000 ]; do sleep 0.01; n=$((n+1)); done; exit 1; fi; touch started-$1; sleep 1; echo ok-$1", "_"],
                 input: (1...10).map { "\($0)\n" }.joined())
             #expect(run.status == 5, "\(run.err)")
             let job = try #require(try env.store().jobsList(limit: 1).first)
