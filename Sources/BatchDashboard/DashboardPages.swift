@@ -25,7 +25,8 @@ enum DashboardPages {
         <h1>Jobs</h1>
         <p><label>state <select id="state"><option value="">all</option><option>open</option><option>sealed</option>
         <option>complete</option><option>failed</option><option>cancelled</option></select></label>
-        <label>show <select id="limit"><option>20</option><option selected>50</option><option>200</option><option>1000</option></select></label></p>
+        <label>show <select id="limit"><option>20</option><option selected>50</option><option>200</option><option>1000</option></select></label>
+        <button id="newest">newest</button> <button id="newer">newer</button> <button id="older">older</button> <span id="jobs-page"></span></p>
         <table id="jobs"><thead><tr><th>job</th><th>state</th><th>command</th><th>progress</th><th>done</th>
         <th>rate</th><th>ETA</th><th>age</th></tr></thead><tbody></tbody></table>
         """)
@@ -98,8 +99,15 @@ enum DashboardPages {
     const pages = {
       async jobs() {
         const state = document.getElementById("state"), limit = document.getElementById("limit");
+        // Pages by job id: each entry is the id the page starts below (null: the newest).
+        let starts = [null], lastShown = null;
         async function refresh() {
-          const jobs = await api("/api/jobs?limit=" + limit.value + (state.value ? "&state=" + state.value : ""));
+          const before = starts[starts.length - 1];
+          const jobs = await api("/api/jobs?limit=" + limit.value + (state.value ? "&state=" + state.value : "") + (before ? "&before=" + before : ""));
+          lastShown = jobs.length == Number(limit.value) ? jobs[jobs.length - 1].id : null;
+          document.getElementById("older").disabled = lastShown == null;
+          document.getElementById("newer").disabled = document.getElementById("newest").disabled = starts.length == 1;
+          document.getElementById("jobs-page").textContent = "page " + starts.length;
           const body = document.querySelector("#jobs tbody"); body.replaceChildren();
           for (const job of jobs) {
             const tr = el("tr"); tr.dataset.job = job.id;
@@ -114,7 +122,11 @@ enum DashboardPages {
             body.append(tr);
           }
         }
-        state.onchange = refresh; limit.onchange = refresh;
+        const first = () => { starts = [null]; refresh(); };
+        state.onchange = first; limit.onchange = first;
+        document.getElementById("newest").onclick = first;
+        document.getElementById("newer").onclick = () => { if (starts.length > 1) starts.pop(); refresh(); };
+        document.getElementById("older").onclick = () => { if (lastShown != null) starts.push(lastShown); refresh(); };
         live(refresh);
       },
       async job() {

@@ -6,8 +6,8 @@ import Foundation
 struct DashboardQueries: Sendable {
     let store: any BatchStore
 
-    func jobs(limit: Int, states: Set<JobState>?) throws -> [DashboardViews.JobRow] {
-        let jobs = try store.jobsList(limit: limit, states: states)
+    func jobs(limit: Int, states: Set<JobState>?, before: JobID?) throws -> [DashboardViews.JobRow] {
+        let jobs = try store.jobsList(limit: limit, states: states, before: before)
         let running = try runningCounts()
         return try jobs.map { job in
             try DashboardViews.row(job, running: running[job.id] ?? 0, rate: rate(of: job))

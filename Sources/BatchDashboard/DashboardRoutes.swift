@@ -23,7 +23,9 @@ struct DashboardRoutes: Sendable {
         router.get("/api/jobs") { request, _ in
             let limit = min(1000, max(1, request.uri.queryParameters.get("limit", as: Int.self) ?? 50))
             let state = request.uri.queryParameters.get("state").flatMap { JobState(rawValue: $0) }
-            return try await Self.json { try queries.jobs(limit: limit, states: state.map { [$0] }) }
+            // Pages by job id (newest first): the next page starts below the last id shown.
+            let before = request.uri.queryParameters.get("before", as: Int64.self).map(JobID.init)
+            return try await Self.json { try queries.jobs(limit: limit, states: state.map { [$0] }, before: before) }
         }
         router.get("/api/jobs/:id") { _, context in
             let id = try Self.job(context)

@@ -123,12 +123,14 @@ extension PostgresStore {
         try run { c in try Self.fetchJob(c, id) }
     }
 
-    public func jobsList(limit: Int, states: Set<JobState>?) throws -> [Job] {
+    public func jobsList(limit: Int, states: Set<JobState>?, before: JobID?) throws -> [Job] {
         let filter = states.map { states in
-            "WHERE state IN (" + states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ") + ")"
+            "AND state IN (" + states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ") + ")"
         } ?? ""
         return try run { c in
-            let rows = try c.execute("SELECT \(Self.jobColumns) FROM job \(filter) ORDER BY id DESC LIMIT $1", [.int(limit)])
+            let rows = try c.execute(
+                "SELECT \(Self.jobColumns) FROM job WHERE id < $2 \(filter) ORDER BY id DESC LIMIT $1",
+                [.int(limit), .int(before?.rawValue ?? Int64.max)])
             return try (0..<rows.count).map { try Self.job(rows, $0) }
         }
     }

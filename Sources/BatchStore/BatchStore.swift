@@ -48,8 +48,10 @@ public protocol BatchStore: Sendable {
     /// The job, or `nil` when there is no such job.
     func jobFetch(_ id: JobID) throws -> Job?
 
-    /// Jobs, newest first; with `states`, only jobs in one of them.
-    func jobsList(limit: Int, states: Set<JobState>?) throws -> [Job]
+    /// Jobs, newest first; with `states`, only jobs in one of them; with
+    /// `before`, only jobs older than that one (the next page, on the
+    /// primary key: as cheap at the thousandth page as at the first).
+    func jobsList(limit: Int, states: Set<JobState>?, before: JobID?) throws -> [Job]
 
     /// Whether any job is open or sealed (there is, or may come, work).
     func jobsRunnableExist() throws -> Bool
@@ -255,7 +257,8 @@ extension BatchStore {
     }
 
     /// Jobs, newest first.
-    public func jobsList(limit: Int) throws -> [Job] { try jobsList(limit: limit, states: nil) }
+    public func jobsList(limit: Int) throws -> [Job] { try jobsList(limit: limit, states: nil, before: nil) }
+    public func jobsList(limit: Int, states: Set<JobState>?) throws -> [Job] { try jobsList(limit: limit, states: states, before: nil) }
 
     /// Claims the next work of any job.
     public func chunkClaim(

@@ -128,13 +128,14 @@ extension SQLiteStore {
         try read { db in try Self.fetchJob(db, id) }
     }
 
-    public func jobsList(limit: Int, states: Set<JobState>?) throws -> [Job] {
+    public func jobsList(limit: Int, states: Set<JobState>?, before: JobID?) throws -> [Job] {
         let filter = states.map { states in
-            "WHERE state IN (" + states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ") + ")"
+            "AND state IN (" + states.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ") + ")"
         } ?? ""
         return try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.jobColumns) FROM job \(filter) ORDER BY id DESC LIMIT ?", arguments: [limit]
+                db, sql: "SELECT \(Self.jobColumns) FROM job WHERE id < ? \(filter) ORDER BY id DESC LIMIT ?",
+                arguments: [before?.rawValue ?? Int64.max, limit]
             ).map(Self.job(from:))
         }
     }

@@ -77,3 +77,24 @@ def test_a_request_without_the_token_is_refused(dashboard):
     headers["Origin"] = dashboard.origin
     assert request(f"{dashboard.origin}/api/jobs/{job}/cancel", "POST", headers=headers)[0] == 204
     assert json.loads(dashboard.batch("status", job, "--json").stdout)["state"] == "cancelled"
+
+
+def test_the_jobs_list_pages_from_newest_to_oldest(dashboard, browser):
+    ids = [dashboard.batch("submit", "--", "true", input="1\n").stdout.strip() for _ in range(5)]
+    browser.open(dashboard.url)
+    browser.run("document.getElementById('limit').insertAdjacentHTML('afterbegin', '<option>2</option>');"
+                "document.getElementById('limit').value = '2'; document.getElementById('limit').onchange();")
+
+    def shown():
+        return browser.run("return [...document.querySelectorAll('#jobs tbody tr')].map(r => r.dataset.job);")
+
+    assert eventually(lambda: shown() == [ids[4], ids[3]]), shown()
+    browser.click("#older")
+    assert eventually(lambda: shown() == [ids[2], ids[1]]), shown()
+    browser.click("#older")
+    assert eventually(lambda: shown() == [ids[0]]), shown()
+    assert browser.run("return document.getElementById('older').disabled;"), "the last page"
+    browser.click("#newer")
+    assert eventually(lambda: shown() == [ids[2], ids[1]]), shown()
+    browser.click("#newest")
+    assert eventually(lambda: shown() == [ids[4], ids[3]]), shown()

@@ -53,6 +53,8 @@ enum StoreConformance {
         let second = try store.jobCreate(spec(), now: t0)
         #expect(try store.jobsList(limit: 10).map(\.id) == [second.id, created.id])
         #expect(try store.jobsList(limit: 1).map(\.id) == [second.id])
+        #expect(try store.jobsList(limit: 10, states: nil, before: second.id).map(\.id) == [created.id], "the next page")
+        #expect(try store.jobsList(limit: 10, states: nil, before: created.id).isEmpty)
     }
 
     static func appendKeepsOrderAndBytes(_ make: Factory) throws {

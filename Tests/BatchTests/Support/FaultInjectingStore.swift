@@ -48,8 +48,8 @@ final class FaultInjectingStore: BatchStore {
         try check("jobFetch"); return try base.jobFetch(id)
     }
 
-    func jobsList(limit: Int, states: Set<JobState>?) throws -> [Job] {
-        try check("jobsList"); return try base.jobsList(limit: limit, states: states)
+    func jobsList(limit: Int, states: Set<JobState>?, before: JobID?) throws -> [Job] {
+        try check("jobsList"); return try base.jobsList(limit: limit, states: states, before: before)
     }
 
     func jobsRunnableExist() throws -> Bool {
