@@ -38,7 +38,7 @@ enum DashboardPages {
         <label>priority <input id="priority" type="number" size="4"></label><button id="set-priority">set</button>
         <button id="remove">remove</button> <span id="message"></span></p>
         <h2>Spec</h2><dl id="spec"></dl>
-        <h2>Throughput (items/s, since this page opened)</h2><svg id="chart" width="600" height="120"></svg>
+        <h2>Throughput (items/s)</h2><svg id="chart" width="600" height="120"></svg>
         <h2>Failures</h2><table id="failures"><thead><tr><th>line</th><th>input</th><th>reason</th><th>stderr (tail)</th></tr></thead><tbody></tbody></table>
         <h2>Items</h2>
         <p><label>order <select id="order"><option value="input">input</option><option value="completion">completion</option></select></label>
@@ -133,7 +133,9 @@ enum DashboardPages {
         const id = location.pathname.split("/")[2];
         let order = "input", pages = [0], samples = [];
         async function refresh() {
-          const d = await api("/api/jobs/" + id), job = d.job;
+          // The job's past once (sampled over its whole life), then a sample per update.
+          const d = await api("/api/jobs/" + id + (samples.length ? "" : "?history=1")), job = d.job;
+          if (!samples.length && d.history) samples.push(...d.history);
           document.getElementById("title").textContent = "Job " + job.id + ": " + job.state;
           document.getElementById("progress").replaceWith(Object.assign(bar(job, "bar big"), {id: "progress"}));
           document.getElementById("counts").textContent = `${job.succeeded} succeeded, ${job.failed} failed, ${job.running} running, ${job.pending} pending of ${job.items}` +

@@ -27,9 +27,10 @@ struct DashboardRoutes: Sendable {
             let before = request.uri.queryParameters.get("before", as: Int64.self).map(JobID.init)
             return try await Self.json { try queries.jobs(limit: limit, states: state.map { [$0] }, before: before) }
         }
-        router.get("/api/jobs/:id") { _, context in
+        router.get("/api/jobs/:id") { request, context in
             let id = try Self.job(context)
-            return try await Self.json { try queries.job(id) ?? { throw HTTPError(.notFound, message: "no job \(id)") }() }
+            let history = request.uri.queryParameters.get("history") == "1"
+            return try await Self.json { try queries.job(id, history: history) ?? { throw HTTPError(.notFound, message: "no job \(id)") }() }
         }
         router.get("/api/jobs/:id/items") { request, context in
             let id = try Self.job(context)

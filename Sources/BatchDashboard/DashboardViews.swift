@@ -34,6 +34,9 @@ enum DashboardViews {
         /// Runtime percentiles of the latest 1,001 successes: p50, p90, p99, max.
         var runtimePercentiles: [Double]?
         var failures: [ItemRow]
+        /// Completed results over the job's life: [milliseconds since the
+        /// epoch, results completed by then], up to 61 points (on request).
+        var history: [[Double]]?
     }
 
     struct ItemRow: Encodable {

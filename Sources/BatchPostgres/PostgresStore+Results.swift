@@ -176,4 +176,19 @@ extension PostgresStore {
             return (0..<rows.count).compactMap { rows.double($0, 0) }
         }
     }
+
+    public func resultsFinishTimes(job: JobID, sequences: [Int64]) throws -> [Int64: Date] {
+        guard !sequences.isEmpty else { return [:] }
+        return try run { c in
+            let rows = try c.execute("""
+                SELECT sequence, extract(epoch FROM finished_at)::float8 FROM result
+                WHERE job_id = $1 AND sequence = ANY($2::bigint[])
+                """, [.int(job.rawValue), .text(PostgresArray.integers(sequences))])
+            var times: [Int64: Date] = [:]
+            for row in 0..<rows.count {
+                if let sequence = rows.int(row, 0), let time = rows.double(row, 1) { times[sequence] = Date(timeIntervalSince1970: time) }
+            }
+            return times
+        }
+    }
 }

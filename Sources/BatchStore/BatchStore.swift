@@ -222,6 +222,11 @@ public protocol BatchStore: Sendable {
     /// items, newest first (a page of the index on completion order).
     func resultsRecentDurations(job: JobID, limit: Int) throws -> [Double]
 
+    /// When the results with these completion sequences finished (those that
+    /// exist), by sequence: one index seek each, however large the job. The
+    /// dashboard samples a job's throughput over its whole life with it.
+    func resultsFinishTimes(job: JobID, sequences: [Int64]) throws -> [Int64: Date]
+
     // MARK: - Daemons
 
     /// Registers a daemon, or refreshes its record.

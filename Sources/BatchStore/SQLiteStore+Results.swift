@@ -124,4 +124,14 @@ extension SQLiteStore {
                 arguments: [job.rawValue, limit])
         }
     }
+
+    public func resultsFinishTimes(job: JobID, sequences: [Int64]) throws -> [Int64: Date] {
+        guard !sequences.isEmpty else { return [:] }
+        return try read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT sequence, finished_at FROM result WHERE job_id = ? AND sequence IN (\(sequences.map(String.init).joined(separator: ", ")))",
+                arguments: [job.rawValue])
+            return Dictionary(rows.map { (row: Row) in (row[0] as Int64, Date(timeIntervalSince1970: row[1] as Double)) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
 }

@@ -98,3 +98,16 @@ def test_the_jobs_list_pages_from_newest_to_oldest(dashboard, browser):
     assert eventually(lambda: shown() == [ids[2], ids[1]]), shown()
     browser.click("#newest")
     assert eventually(lambda: shown() == [ids[4], ids[3]]), shown()
+
+
+def test_the_throughput_chart_covers_the_jobs_whole_life(dashboard, browser):
+    job = dashboard.batch("submit", "--chunksize", "5", "--", "sh", "-c", "sleep 0.02; echo $1", "_",
+                          input="".join(f"{i}\n" for i in range(1, 121))).stdout.strip()
+    assert dashboard.batch("wait", job).returncode == 0
+    browser.open(f"{dashboard.url}")
+    browser.open(f"{dashboard.origin}/jobs/{job}")
+    # Opened after the job ended: the points come from the job's past, not
+    # from samples taken while the page was open.
+    points = eventually(lambda: browser.run(
+        "const l = document.querySelector('#chart polyline'); return l ? l.getAttribute('points').split(' ').length : 0;"))
+    assert points >= 10, points

@@ -78,6 +78,9 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
     @Test(arguments: StoreBackend.available) func backlogCountsPendingRunningAndJobs(_ backend: StoreBackend) throws {
         try StoreConformance.backlogCountsPendingRunningAndJobs(opener(backend))
     }
+    @Test(arguments: StoreBackend.available) func finishTimesBySequence(_ backend: StoreBackend) throws {
+        try StoreConformance.finishTimesBySequence(opener(backend))
+    }
     @Test(arguments: StoreBackend.available) func probeWriteChangesNothing(_ backend: StoreBackend) throws {
         try StoreConformance.probeWriteChangesNothing(opener(backend))
     }

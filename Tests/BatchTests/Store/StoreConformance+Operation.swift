@@ -35,6 +35,21 @@ extension StoreConformance {
         #expect(leased.pendingItems == 0 && leased.runningItems == 5 && leased.oldestPendingSeconds == 0)
     }
 
+    /// The finish times of chosen completion sequences (the dashboard's
+    /// throughput history): those that exist, by sequence.
+    static func finishTimesBySequence(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(3)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["a", "b", "c"]))
+        let lease = try #require(try claim(store, "d1"))
+        _ = try store.resultsRecordIfLeaseHeld(
+            lease, results: [ItemRecord(3, ok("c", at: t0.addingTimeInterval(5)), 1), ItemRecord(1, ok("a", at: t0.addingTimeInterval(7)), 1)],
+            completesChunk: false, now: t0)
+        let times = try store.resultsFinishTimes(job: job.id, sequences: [1, 2, 9])
+        #expect(times == [1: t0.addingTimeInterval(5), 2: t0.addingTimeInterval(7)])
+        #expect(try store.resultsFinishTimes(job: job.id, sequences: []).isEmpty)
+    }
+
     /// A readiness probe writes nothing.
     static func probeWriteChangesNothing(_ make: Factory) throws {
         let store = try make()

@@ -186,6 +186,9 @@ final class FaultInjectingStore: BatchStore {
     func resultsRecentDurations(job: JobID, limit: Int) throws -> [Double] {
         try check("resultsRecentDurations"); return try base.resultsRecentDurations(job: job, limit: limit)
     }
+    func resultsFinishTimes(job: JobID, sequences: [Int64]) throws -> [Int64: Date] {
+        try check("resultsFinishTimes"); return try base.resultsFinishTimes(job: job, sequences: sequences)
+    }
     func resultsMedianDuration(job: JobID) throws -> Double? {
         try check("resultsMedianDuration"); return try base.resultsMedianDuration(job: job)
     }
