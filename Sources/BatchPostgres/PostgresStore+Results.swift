@@ -12,21 +12,22 @@ extension PostgresStore {
         return try run { c in
             try c.transaction {
                 let ids = Set(batches.map { $0.lease.job.id.rawValue }).sorted()
-                try c.execute(
-                    "SELECT id FROM job WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
-                    [.text(PostgresArray.integers(ids))])
+                // The jobs locked and every lease's state read in one round trip.
+                let states = try Self.lockJobsReadingLeases(c, jobs: ids, chunks: Set(batches.map(\.lease.chunkID)).sorted())
                 var ledger = GroupCommitLedger()
                 var outcomes: [RecordOutcome] = []
                 // A job's results of the whole group go in one statement (one
                 // round trip, not one per batch: per item, a batch is one
                 // result): its sequences are handed out in order, so the
-                // batches it accepts follow each other.
+                // batches it accepts follow each other. Chunks completed
+                // are marked done together too.
                 var pending: [JobID: (first: Int64, results: [ItemRecord])] = [:]
+                var completed: [ChunkLease] = []
                 for batch in batches {
                     let id = batch.lease.job.id
                     outcomes.append(try ledger.record(
                         batch,
-                        leaseState: { try Self.leaseState(c, $0) },
+                        leaseState: { lease in states[lease.chunkID].flatMap { $0.jobID == lease.job.id ? $0.state(for: lease) : nil } },
                         insert: { results, firstSequence in
                             if let run = pending[id], run.first + Int64(run.results.count) == firstSequence {
                                 pending[id]!.results += results
@@ -35,15 +36,20 @@ extension PostgresStore {
                                 pending[id] = (firstSequence, results)
                             }
                         },
-                        completeChunk: { lease in
-                            try c.execute("""
-                                UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL
-                                WHERE id = $1 AND job_id = $2 AND fence = $3
-                                """, [.int(lease.chunkID), .int(lease.job.id.rawValue), .int(lease.fence)])
-                        }))
+                        completeChunk: { completed.append($0) }))
                 }
                 for (id, run) in pending.sorted(by: { $0.key < $1.key }) {
                     try Self.insertResults(c, job: id, run.results, firstSequence: run.first)
+                }
+                if !completed.isEmpty {
+                    try c.execute("""
+                        UPDATE chunk SET state = 'done', owner = NULL, lease_expires_at = NULL
+                        FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS done(id, job_id, fence)
+                        WHERE chunk.id = done.id AND chunk.job_id = done.job_id AND chunk.fence = done.fence
+                        """,
+                        [.text(PostgresArray.integers(completed.map(\.chunkID))),
+                         .text(PostgresArray.integers(completed.map(\.job.id.rawValue))),
+                         .text(PostgresArray.integers(completed.map(\.fence)))])
                 }
                 for (id, job) in ledger.jobs {
                     try c.execute("""
