@@ -170,7 +170,7 @@ extension PostgresStore {
                 try c.execute("""
                     INSERT INTO item (job_id, line, data)
                     SELECT $1, $2 + ordinality - 1, data FROM unnest($3::bytea[]) WITH ORDINALITY AS t(data, ordinality)
-                    """, [.int(id.rawValue), .int(firstLine), .text(PostgresArray.bytes(items))])
+                    """, [.int(id.rawValue), .int(firstLine), .bytes(PostgresArray.binaryBytes(items))])
                 try c.execute("UPDATE job SET item_count = item_count + $1 WHERE id = $2", [.int(items.count), .int(id.rawValue)])
             }
         }
