@@ -52,7 +52,8 @@ enum PostgresArray {
     /// A `bytea[]` in PostgreSQL's binary array format (`array_recv`), sent
     /// as a binary parameter: each element's bytes as they are, where the
     /// text form doubles them into hex for the server to parse back. Items
-    /// are appended this way (1.7x the rate of the hex form, measured).
+    /// are appended this way (200,000 short items: 1.26 s against 1.33 s
+    /// with hex, one run each; their size makes the difference, not their count).
     static func binaryBytes(_ values: [Data]) -> Data {
         var out = Data(capacity: 20 + values.reduce(0) { $0 + 4 + $1.count })
         func int32(_ value: Int32) {
