@@ -117,28 +117,12 @@ extension PostgresStore {
         }
     }
 
-    /// A chunk's row and its job's counters, as a group commit reads them.
-    struct ChunkRow {
-        var jobID: JobID
-        var state: String?
-        var fence: Int64?
-        var owner: String?
-        var jobState: JobState
-        var itemCount, finishedCount, failedCount, nextSequence: Int64
-
-        func state(for lease: ChunkLease) -> LeaseState {
-            LeaseState(
-                chunkHeld: state == "leased" && fence == lease.fence && owner == lease.owner, jobState: jobState,
-                itemCount: itemCount, finishedCount: finishedCount, failedCount: failedCount, nextSequence: nextSequence)
-        }
-    }
-
     /// Locks the jobs (`FOR UPDATE`, in id order: two committers never wait
     /// on each other in a cycle) and reads the chunks with their jobs'
     /// counters as they are under the lock, in one statement; by chunk id.
     /// (A left join: every job row is read, so every one is locked, even
     /// one whose chunks are gone.)
-    static func lockJobsReadingLeases(_ c: PostgresConnection, jobs: [Int64], chunks: [Int64]) throws -> [Int64: ChunkRow] {
+    static func lockJobsReadingLeases(_ c: PostgresConnection, jobs: [Int64], chunks: [Int64]) throws -> [Int64: PostgresChunkRow] {
         let rows = try c.execute("""
             WITH locked AS MATERIALIZED (
                 SELECT id, state, item_count, finished_count, failed_count, next_sequence
@@ -147,10 +131,10 @@ extension PostgresStore {
                    locked.finished_count, locked.failed_count, locked.next_sequence
             FROM locked LEFT JOIN chunk ON chunk.job_id = locked.id AND chunk.id = ANY($2::bigint[])
             """, [.text(PostgresArray.integers(jobs)), .text(PostgresArray.integers(chunks))])
-        var found: [Int64: ChunkRow] = [:]
+        var found: [Int64: PostgresChunkRow] = [:]
         for row in 0..<rows.count {
             guard let id = rows.int(row, 0), let job = rows.int(row, 1) else { continue }
-            found[id] = ChunkRow(
+            found[id] = PostgresChunkRow(
                 jobID: JobID(job), state: rows.string(row, 2), fence: rows.int(row, 3), owner: rows.string(row, 4),
                 jobState: rows.string(row, 5).flatMap(JobState.init(rawValue:)) ?? .cancelled, itemCount: rows.int(row, 6) ?? 0,
                 finishedCount: rows.int(row, 7) ?? 0, failedCount: rows.int(row, 8) ?? 0, nextSequence: rows.int(row, 9) ?? 1)
