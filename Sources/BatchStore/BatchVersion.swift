@@ -1,6 +1,7 @@
-/// The release of batch, defined here only: `batch --version`, `batchd
-/// --version`, `batch_build_info` and the Python package's metadata say the
-/// same.
+/// The release of batch, defined here: `batch --version`, `batchd
+/// --version` and `batch_build_info` print it. The Python package's
+/// pyproject.toml, which cannot read Swift, repeats it, and
+/// python/tests/test_version.py checks that the two agree.
 public enum BatchVersion {
     public static let number = "0.1.0"
 
