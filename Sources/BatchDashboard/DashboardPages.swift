@@ -159,7 +159,13 @@ enum DashboardPages {
         function chart() {
           const svg = document.getElementById("chart"); svg.replaceChildren();
           if (samples.length < 2) return;
-          const rates = samples.slice(1).map((s, i) => [s[0], (s[1] - samples[i][1]) / Math.max(0.001, (s[0] - samples[i][0]) / 1000)]);
+          // Rates over steps of at least 100 ms (and a 60th of the span):
+          // results that finished together would read as spikes otherwise.
+          const gap = Math.max(100, (samples[samples.length - 1][0] - samples[0][0]) / 60);
+          const kept = [samples[0]];
+          for (const s of samples.slice(1)) if (s[0] - kept[kept.length - 1][0] >= gap || s === samples[samples.length - 1]) kept.push(s);
+          if (kept.length < 2) return;
+          const rates = kept.slice(1).map((s, i) => [s[0], (s[1] - kept[i][1]) / Math.max(0.001, (s[0] - kept[i][0]) / 1000)]);
           const t0 = rates[0][0], t1 = rates[rates.length - 1][0], top = Math.max(1, ...rates.map(r => r[1]));
           const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
           line.setAttribute("fill", "none"); line.setAttribute("stroke", "#48c");

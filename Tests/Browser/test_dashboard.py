@@ -101,7 +101,7 @@ def test_the_jobs_list_pages_from_newest_to_oldest(dashboard, browser):
 
 
 def test_the_throughput_chart_covers_the_jobs_whole_life(dashboard, browser):
-    job = dashboard.batch("submit", "--chunksize", "5", "--", "sh", "-c", "sleep 0.02; echo $1", "_",
+    job = dashboard.batch("submit", "--chunksize", "5", "--", "sh", "-c", "sleep 0.05; echo $1", "_",
                           input="".join(f"{i}\n" for i in range(1, 121))).stdout.strip()
     assert dashboard.batch("wait", job).returncode == 0
     browser.open(f"{dashboard.url}")
