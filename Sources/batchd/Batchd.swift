@@ -190,7 +190,7 @@ struct Batchd: AsyncParsableCommand {
         let watchdogPeriod = SystemdNotifier.watchdogPeriod()
         if let notifier {
             services.append(.init(service: SystemdService(
-                notifier: notifier, watchdogPeriod: watchdogPeriod, liveness: configuration.liveness,
+                notifier: notifier, watchdogPeriod: watchdogPeriod, liveness: liveness,
                 status: { [workers] in
                     let (jobs, busy) = pool.activity()
                     return busy == 0 ? "idle, \(workers) worker(s)" : "\(busy) of \(workers) worker(s) busy on \(jobs) job(s)"
@@ -199,7 +199,7 @@ struct Batchd: AsyncParsableCommand {
         }
         if let metrics, let address = Self.metricsAddress(metrics) {
             let endpoints = DaemonEndpoints(
-                metrics: DaemonMetrics(registry: registry, store: store), liveness: configuration.liveness,
+                metrics: DaemonMetrics(registry: registry, store: store), liveness: liveness,
                 livenessLimit: max(60, watchdogPeriod ?? 0), store: store)
             services.append(.init(service: MetricsServer(host: address.host, port: address.port, endpoints: endpoints, logger: logger)))
         }

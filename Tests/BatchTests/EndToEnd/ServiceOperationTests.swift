@@ -19,7 +19,8 @@ extension EndToEnd {
             let env = BatchEnvironment()
             let daemon = try env.startDaemon(["--workers", "2", "--metrics", "0"])
             let address = try #require(try HTTPProbe.metricsAddress(of: daemon))
-            let run = try env.start(["run", "--", "sh", "-c", "sleep 0.02; echo $1; exit $(($1 % 5 == 0))", "_"], input: (1...200).map { "\($0)\n" }.joined())
+            // About 8 s of work for two workers: the scrape comes well before the end, even on a busy machine.
+            let run = try env.start(["run", "--", "sh", "-c", "sleep 0.02; echo $1; exit $(($1 % 5 == 0))", "_"], input: (1...800).map { "\($0)\n" }.joined())
             #expect(TestProcess.eventually { run.stdoutText.split(separator: "\n").count >= 20 })
             let scrape = try HTTPProbe.request("http://\(address)/metrics")
             #expect(run.isRunning, "the scrape was taken mid-job")
@@ -141,7 +142,16 @@ extension EndToEnd {
         @Test func sighupReopensTheLogFile() throws {
             let env = BatchEnvironment()
             let log = env.directory.file("batchd.log")
-            let daemon = try env.startDaemon(["--log-file", log])
+            // Signals only once the daemon handles them: it says READY=1 after
+            // its signal handlers are set (before that, SIGTERM's default
+            // action would end it, not its graceful shutdown).
+            let socket = try NotifySocket(path: env.directory.file("notify.sock"))
+            var environment = env.environment
+            environment["NOTIFY_SOCKET"] = socket.path
+            let daemon = try TestProcess(Binaries.batchd, ["--db", env.dbPath, "--log-file", log], environment: environment)
+            daemon.closeInput()
+            let ready = socket.receive(timeout: 30) { $0.contains { $0.hasPrefix("READY=1") } }
+            #expect(ready.contains { $0.hasPrefix("READY=1") }, "\(ready)")
             #expect(TestProcess.eventually { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("serving") })
             try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
             daemon.signal(SIGHUP)
@@ -157,7 +167,8 @@ extension EndToEnd {
         @Test func aBackupTakenMidJobOpensAndListsTheJob() throws {
             let env = BatchEnvironment()
             try env.startDaemon(["--workers", "2"])
-            let run = try env.start(["run", "--", "sh", "-c", "sleep 0.01"], input: (1...400).map { "\($0)\n" }.joined())
+            // About 8 s of work for two workers: the backup comes well before the end, even on a busy machine.
+            let run = try env.start(["run", "--", "sh", "-c", "sleep 0.04"], input: (1...400).map { "\($0)\n" }.joined())
             #expect(TestProcess.eventually { (try? env.store().jobsList(limit: 1).first?.finishedCount ?? 0) ?? 0 > 10 })
             let copy = env.directory.file("copy.db")
             let backup = try env.batch(["backup", copy])

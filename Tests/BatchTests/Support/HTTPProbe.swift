@@ -21,7 +21,7 @@ enum HTTPProbe {
             environment: ProcessInfo.processInfo.environment)
         process.closeInput()
         guard process.wait(timeout: 60) == 0 else {
-            throw HTTPProbeError(description: "request to \(url) failed: \(process.stderrText)")
+            throw TestSupportError(description: "request to \(url) failed: \(process.stderrText)")
         }
         let text = process.stdoutText
         let newline = text.firstIndex(of: "\n") ?? text.endIndex
@@ -33,8 +33,4 @@ enum HTTPProbe {
         guard TestProcess.eventually(timeout: 30, { daemon.stderrText.contains("metrics on http://") }) else { return nil }
         return daemon.stderrText.components(separatedBy: "metrics on http://").last?.components(separatedBy: "/metrics").first
     }
-}
-
-struct HTTPProbeError: Error, CustomStringConvertible {
-    var description: String
 }
