@@ -61,13 +61,18 @@ extension PostgresStore {
             warningAt: rows.double(r, 29).map(Date.init(timeIntervalSince1970:)))
     }
 
-    static func fetchJob(_ c: PostgresConnection, _ id: JobID, lock: Bool = false) throws -> Job? {
-        let rows = try c.execute("SELECT \(jobColumns) FROM job WHERE id = $1\(lock ? " FOR UPDATE" : "")", [.int(id.rawValue)])
+    /// With `lock`, the row is locked `FOR NO KEY UPDATE`: writers of the job
+    /// wait for each other, but a submitter's or claimer's foreign-key check
+    /// (`FOR KEY SHARE`) on it does not wait for the lock holder's
+    /// transaction. Only a delete takes `FOR UPDATE`.
+    static func fetchJob(_ c: PostgresConnection, _ id: JobID, lock: Bool = false, forDelete: Bool = false) throws -> Job? {
+        let mode = forDelete ? " FOR UPDATE" : lock ? " FOR NO KEY UPDATE" : ""
+        let rows = try c.execute("SELECT \(jobColumns) FROM job WHERE id = $1\(mode)", [.int(id.rawValue)])
         return rows.count == 0 ? nil : try job(rows, 0)
     }
 
-    static func requireJob(_ c: PostgresConnection, _ id: JobID, lock: Bool = false) throws -> Job {
-        guard let job = try fetchJob(c, id, lock: lock) else { throw StoreError(.jobNotFound, "no job \(id)") }
+    static func requireJob(_ c: PostgresConnection, _ id: JobID, lock: Bool = false, forDelete: Bool = false) throws -> Job {
+        guard let job = try fetchJob(c, id, lock: lock, forDelete: forDelete) else { throw StoreError(.jobNotFound, "no job \(id)") }
         return job
     }
 
@@ -151,29 +156,48 @@ extension PostgresStore {
         }
     }
 
-    /// Items arrive as one statement of arrays (`unnest`), guarded by the
-    /// job's state and count, read under the job's row lock.
+    /// Items arrive as one statement of arrays (`unnest`), then the job's
+    /// count moves on under a guard on its state and count. The job row is
+    /// locked only from that guarded update to the commit, not while the
+    /// items are written, so a group commit or a claim on the same job does
+    /// not wait for the insert (and the insert's foreign-key check does not
+    /// wait for theirs: they lock `FOR NO KEY UPDATE`). A failed guard rolls
+    /// the items back; the reason is read afterwards.
     public func itemsAppendIfOpen(job id: JobID, firstLine: Int64, items: [Data]) throws {
         guard !items.isEmpty else { return }
         try run { c in
-            try c.transaction {
-                let rows = try c.execute("SELECT state, item_count FROM job WHERE id = $1 FOR UPDATE", [.int(id.rawValue)])
-                guard rows.count == 1 else { throw StoreError(.jobNotFound, "no job \(id)") }
-                let state = rows.string(0, 0) ?? ""
-                let itemCount = rows.int(0, 1) ?? 0
-                guard state == JobState.open.rawValue else {
-                    throw StoreError(.jobState, "job \(id) is \(state): its input is complete")
+            do {
+                try c.transaction {
+                    try c.execute("""
+                        INSERT INTO item (job_id, line, data)
+                        SELECT $1, $2 + ordinality - 1, data FROM unnest($3::bytea[]) WITH ORDINALITY AS t(data, ordinality)
+                        """, [.int(id.rawValue), .int(firstLine), .bytes(PostgresArray.binaryBytes(items))])
+                    let moved = try c.execute("""
+                        UPDATE job SET item_count = item_count + $1
+                        WHERE id = $2 AND state = 'open' AND item_count = $3 RETURNING id
+                        """, [.int(items.count), .int(id.rawValue), .int(firstLine - 1)])
+                    if moved.count != 1 { throw StoreError(.itemOrder, "job \(id): the append's guard failed") }
                 }
-                guard itemCount + 1 == firstLine else {
-                    throw StoreError(.itemOrder, "job \(id) has \(itemCount) items stored; cannot append from line \(firstLine) (is another submitter writing to it?)")
-                }
-                try c.execute("""
-                    INSERT INTO item (job_id, line, data)
-                    SELECT $1, $2 + ordinality - 1, data FROM unnest($3::bytea[]) WITH ORDINALITY AS t(data, ordinality)
-                    """, [.int(id.rawValue), .int(firstLine), .bytes(PostgresArray.binaryBytes(items))])
-                try c.execute("UPDATE job SET item_count = item_count + $1 WHERE id = $2", [.int(items.count), .int(id.rawValue)])
+            } catch let error as StoreError where error.code == .itemOrder || error.code == .constraint {
+                throw try Self.appendRefusal(c, id, firstLine: firstLine) ?? error
             }
         }
+    }
+
+    /// Why an append from `firstLine` cannot go in, read from the job as it
+    /// is now; nil when nothing about the job explains it.
+    static func appendRefusal(_ c: PostgresConnection, _ id: JobID, firstLine: Int64) throws -> StoreError? {
+        let rows = try c.execute("SELECT state, item_count FROM job WHERE id = $1", [.int(id.rawValue)])
+        guard rows.count == 1 else { return StoreError(.jobNotFound, "no job \(id)") }
+        let state = rows.string(0, 0) ?? ""
+        let itemCount = rows.int(0, 1) ?? 0
+        guard state == JobState.open.rawValue else {
+            return StoreError(.jobState, "job \(id) is \(state): its input is complete")
+        }
+        guard itemCount + 1 == firstLine else {
+            return StoreError(.itemOrder, "job \(id) has \(itemCount) items stored; cannot append from line \(firstLine) (is another submitter writing to it?)")
+        }
+        return nil
     }
 
     public func itemFetch(job: JobID, line: Int64) throws -> Data? {
@@ -240,7 +264,7 @@ extension PostgresStore {
     public func jobDelete(_ id: JobID, force: Bool) throws {
         try run { c in
             try c.transaction {
-                let job = try Self.requireJob(c, id, lock: true)
+                let job = try Self.requireJob(c, id, forDelete: true)
                 guard force || job.state.isFinal else {
                     throw StoreError(.jobState, "job \(id) is still \(job.state.rawValue); cancel it first, or remove it with --force")
                 }

@@ -117,7 +117,7 @@ extension PostgresStore {
         }
     }
 
-    /// Locks the jobs (`FOR UPDATE`, in id order: two committers never wait
+    /// Locks the jobs (`FOR NO KEY UPDATE`, in id order: two committers never wait
     /// on each other in a cycle) and reads the chunks with their jobs'
     /// counters as they are under the lock, in one statement; by chunk id.
     /// (A left join: every job row is read, so every one is locked, even
@@ -126,7 +126,7 @@ extension PostgresStore {
         let rows = try c.execute("""
             WITH locked AS MATERIALIZED (
                 SELECT id, state, item_count, finished_count, failed_count, next_sequence
-                FROM job WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)
+                FROM job WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)
             SELECT chunk.id, chunk.job_id, chunk.state, chunk.fence, chunk.owner, locked.state, locked.item_count,
                    locked.finished_count, locked.failed_count, locked.next_sequence
             FROM locked LEFT JOIN chunk ON chunk.job_id = locked.id AND chunk.id = ANY($2::bigint[])

@@ -17,7 +17,7 @@ struct Submitter {
     let inputName: String
     /// Whether the end of the input seals the job (not with `submit --open`).
     var seals = true
-    var batchItems = 1000
+    var batchItems = 5000
     var batchBytes = 1 << 20
     var maxDelay: TimeInterval = 0.05
 

@@ -69,6 +69,17 @@ extension EndToEnd {
             #expect(takeOver?.contains("row-level security") == true, "\(takeOver ?? "accepted")")
             #expect(try session.store().resultsByLine(job: JobID(1), afterLine: 0, limit: 10).map(\.outcome.output)
                     == ["alice 1\n", "alice 2\n", "alice 3\n"].map { Data($0.utf8) })
+
+            // Items go only with their job: alice removes hers, and its items
+            // and results go with it (the schema's owner deletes them).
+            let itemDelete = try Self.refusal(session, as: alice, "DELETE FROM item WHERE job_id = 1")
+            #expect(itemDelete?.contains("permission denied for table item") == true, "\(itemDelete ?? "accepted")")
+            let removed = try session.batch(["rm", "1"], input: "", as: alice)
+            #expect(removed.status == 0, "\(removed.err)")
+            let owner = try PostgresConnection(conninfo: session.conninfo)
+            #expect(try owner.execute("SELECT count(*) FROM item WHERE job_id = 1").int(0, 0) == 0)
+            #expect(try owner.execute("SELECT count(*) FROM result WHERE job_id = 1").int(0, 0) == 0)
+            #expect(try owner.execute("SELECT count(*) FROM result WHERE job_id = 2").int(0, 0) == 1, "bob's job is untouched")
         }
 
         /// Cancelling hands the job's leased chunks back, which the submitter

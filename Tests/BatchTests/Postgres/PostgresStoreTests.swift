@@ -72,6 +72,50 @@ import Testing
         #expect(try store.itemFetch(job: job.id, line: 2) == Data("two".utf8))
     }
 
+    /// A database of the schema before v5 (foreign keys declared) opens,
+    /// keeps its rows, and the same rules hold through v5's statement-level
+    /// checks: no item without its job, no result without its item, and a
+    /// removed job takes its items and results with it.
+    @Test func referentialRulesHoldAfterTheUpgradeToStatementChecks() throws {
+        let conninfo = try PostgresCluster.freshDatabase()
+        let admin = try PostgresConnection(conninfo: conninfo)
+        try admin.executeScript("CREATE TABLE batch_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        let previous = PostgresSchema.migrations.firstIndex { $0.name.hasPrefix("v5:") }!
+        for migration in PostgresSchema.migrations.prefix(previous) {
+            try admin.executeScript(migration.sql)
+            try admin.execute("INSERT INTO batch_migration (name) VALUES ($1)", [.text(migration.name)])
+        }
+        try admin.executeScript("""
+            INSERT INTO job (command, command_bytes, working_directory, environment, chunk_size, nul_separated, stream,
+                             retries, retry_delay, max_output, state, item_count, next_line, finished_count, next_sequence)
+            VALUES ('{echo}', '\\x5b226563686f225d', '\\x2f746d70', '', 0, false, false, 0, 0, 1000, 'sealed', 2, 3, 1, 2),
+                   ('{echo}', '\\x5b226563686f225d', '\\x2f746d70', '', 0, false, false, 0, 0, 1000, 'sealed', 1, 2, 0, 1);
+            INSERT INTO item (job_id, line, data) VALUES (1, 1, 'one'), (1, 2, 'two'), (2, 1, 'other');
+            INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts, started_at, finished_at)
+            VALUES (1, 1, 1, 'succeeded', 0, 'one', '', 1, now(), now());
+            """)
+        let store = try PostgresStore(conninfo: conninfo)
+        #expect(try store.appliedMigrations() == PostgresSchema.migrations.map(\.name))
+        #expect(try store.resultsByLine(job: JobID(1), afterLine: 0, limit: 10).map(\.outcome.output) == [Data("one".utf8)])
+
+        func refusal(_ sql: String) -> String? {
+            do { try admin.execute(sql); return nil } catch { return "\(error)" }
+        }
+        let orphanItem = refusal("INSERT INTO item (job_id, line, data) VALUES (1, 3, 'three'), (99, 1, 'nobody')")
+        #expect(orphanItem?.contains("its job does not exist") == true, "\(orphanItem ?? "accepted")")
+        let orphanResult = refusal("""
+            INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts, started_at, finished_at)
+            VALUES (1, 2, 2, 'succeeded', 0, 'two', '', 1, now(), now()), (1, 7, 3, 'succeeded', 0, 'seven', '', 1, now(), now())
+            """)
+        #expect(orphanResult?.contains("its item does not exist") == true, "\(orphanResult ?? "accepted")")
+        #expect(try admin.execute("SELECT count(*) FROM item WHERE job_id = 1").int(0, 0) == 2, "the refused statement left nothing")
+
+        try store.jobDelete(JobID(1), force: true)
+        #expect(try admin.execute("SELECT count(*) FROM item WHERE job_id = 1").int(0, 0) == 0)
+        #expect(try admin.execute("SELECT count(*) FROM result WHERE job_id = 1").int(0, 0) == 0)
+        #expect(try admin.execute("SELECT count(*) FROM item WHERE job_id = 2").int(0, 0) == 1, "another job keeps its items")
+    }
+
     /// A page of results is read down the index in its order, also from a
     /// table autovacuum has not analyzed yet (right after a big job): the
     /// planner took a bitmap scan of every later row and a sort instead,
