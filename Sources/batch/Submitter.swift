@@ -17,6 +17,10 @@ struct Submitter {
     let inputName: String
     /// Whether the end of the input seals the job (not with `submit --open`).
     var seals = true
+    /// 5,000: on PostgreSQL each batch ends by updating the job's count,
+    /// which waits for a group commit holding the job's row; fewer, larger
+    /// batches wait less (a 200,000-item stream job 15% faster than with
+    /// 1,000). On SQLite it was no slower. A slow input is flushed by time.
     var batchItems = 5000
     var batchBytes = 1 << 20
     var maxDelay: TimeInterval = 0.05
