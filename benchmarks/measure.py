@@ -99,6 +99,37 @@ def scrape(url, count):
     print(f"{times[len(times) // 2]:.1f} {times[min(len(times) - 1, int(len(times) * 0.99))]:.1f}")
 
 
+def latency(batch, db, count):
+    """Times `echo 1 | batch run -- true` against a warm daemon, count times,
+    in turns with `batch list` (the CLI's own start and one store read) and
+    reads each job's stored times: prints 'run_median run_p90 list_median
+    start_median sealed_to_started_median' (ms). The last is how long the
+    waiting daemon took to start the item once its input was complete."""
+    import statistics
+    env = dict(os.environ, BATCH_DB=db, BATCH_NO_AUTOSTART="1")
+    runs, lists, starts, wakes = [], [], [], []
+    for i in range(count + 3):
+        started = time.time()
+        subprocess.run([batch, "run", "--", "true"], input=b"1\n", stdout=subprocess.DEVNULL, env=env, check=True)
+        ended = time.time()
+        listed = time.perf_counter()
+        subprocess.run([batch, "list"], stdout=subprocess.DEVNULL, env=env, check=True)
+        listed = time.perf_counter() - listed
+        if i < 3:
+            continue  # warm-up
+        with sqlite3.connect(db) as connection:
+            created, sealed, item_started = connection.execute(
+                "SELECT j.created_at, j.sealed_at, r.started_at FROM job j JOIN result r ON r.job_id = j.id "
+                "ORDER BY j.id DESC LIMIT 1").fetchone()
+        runs.append((ended - started) * 1000)
+        lists.append(listed * 1000)
+        starts.append((created - started) * 1000)
+        wakes.append((item_started - sealed) * 1000)
+    runs.sort()
+    print(f"{statistics.median(runs):.1f} {runs[int(len(runs) * 0.9)]:.1f} {statistics.median(lists):.1f} "
+          f"{statistics.median(starts):.1f} {statistics.median(wakes):.1f}")
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "run":
@@ -112,6 +143,8 @@ if __name__ == "__main__":
         peak_of(int(sys.argv[2]))
     elif command == "cpu":
         cpu_of(int(sys.argv[2]), float(sys.argv[3]))
+    elif command == "latency":
+        latency(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif command == "scrape":
         scrape(sys.argv[2], int(sys.argv[3]))
     elif command == "rss":

@@ -38,6 +38,11 @@ public final class SQLiteStore: BatchStore {
     /// when first needed: its own busy timeout, and never the pool's writer,
     /// which a probe must not hold up.
     let probeWriter = Mutex<DatabaseQueue?>(nil)
+    /// inotify descriptors watching the database's folder, idle between
+    /// waits (`storageWaitForChange`): made once and kept, since adding a
+    /// watch or closing one waits for a kernel grace period (12-18 ms
+    /// measured here), which every wait paid when each made its own.
+    let idleChangeWatches = Mutex<[Int32]>([])
 
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -86,7 +91,11 @@ public final class SQLiteStore: BatchStore {
                 if reader == nil {
                     var config = Configuration()
                     config.readonly = true
-                    config.busyMode = .timeout(1)
+                    // A read here can meet a lock for a moment (a writer
+                    // resetting the WAL); SQLite's own timeout then slept
+                    // 1, 2, 5, 10 ms, and a woken daemon or follower looked
+                    // 10 ms late (most of a one-item job's latency).
+                    config.busyMode = BusyWait.mode(patience: 1)
                     reader = try DatabaseQueue(path: path, configuration: config)
                 }
                 return try reader.flatMap { queue in
@@ -203,7 +212,7 @@ public final class SQLiteStore: BatchStore {
         guard size > 0 else { return }
         var config = Configuration()
         config.readonly = true
-        config.busyMode = .timeout(5)
+        config.busyMode = BusyWait.mode(patience: 5)
         let queue = try DatabaseQueue(path: path, configuration: config)
         let (applicationID, tables, applied) = try queue.read { db in
             let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
@@ -322,6 +331,7 @@ public final class SQLiteStore: BatchStore {
                 try writer?.close()
                 writer = nil
             }
+            for fd in idleChangeWatches.withLock({ watches in defer { watches = [] }; return watches }) { Glibc.close(fd) }
             try pool.close()
         } catch {
             throw Self.storeError(error, path: path)

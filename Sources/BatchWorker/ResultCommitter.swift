@@ -234,6 +234,7 @@ final class ResultCommitter: Sendable {
     private func commitLoop() {
         while true {
             wakeup.lock()
+            let idleFrom = ContinuousClock.now
             while state.withLock({ state in
                 state.loopIdle = state.pending.isEmpty && state.barriers.isEmpty && !state.finishing
                 return state.loopIdle
@@ -241,9 +242,13 @@ final class ResultCommitter: Sendable {
                 wakeup.wait()
             }
             // Linger so that more results join this commit; a flush or finish
-            // cuts it short.
+            // cuts it short. Not after a quiet spell: a lone result (a job of
+            // one item, the first after a pause) has nothing to wait for, and
+            // its follower would wait the linger for nothing. Under load the
+            // loop is never idle that long, so every commit lingers.
+            let quiet = ContinuousClock.now - idleFrom > linger * 4
             let until = Date().addingTimeInterval(Double(linger.components.attoseconds) / 1e18 + Double(linger.components.seconds))
-            while state.withLock({ $0.barriers.isEmpty && !$0.finishing }), wakeup.wait(until: until) {}
+            while !quiet, state.withLock({ $0.barriers.isEmpty && !$0.finishing }), wakeup.wait(until: until) {}
             wakeup.unlock()
             // The barriers stay registered while their commit runs, so that a
             // cancelled `flush` can still take its own back.
