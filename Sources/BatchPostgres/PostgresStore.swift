@@ -111,6 +111,12 @@ public final class PostgresStore: BatchStore {
         }
     }
 
+    /// 12 ms: a commit is several round trips and two statements of
+    /// inserted rows; larger groups made a 200,000-item stream job about 6%
+    /// faster than 4 ms did (25 ms gained little more and doubles the
+    /// follow delay it adds).
+    public var groupCommitLinger: Duration { .milliseconds(12) }
+
     /// A server does not move away under its clients.
     public func storageStillAtLocation() -> Bool { true }
 

@@ -253,9 +253,17 @@ public protocol BatchStore: Sendable {
     /// daemon's readiness. A read is not enough (in WAL mode readers are
     /// never blocked by a writer); nothing is changed.
     func storageProbeWrite(timeout: TimeInterval) throws
+
+    /// How long a daemon's group commit waits for more results to join it
+    /// (under load; a lone result is committed at once): what a commit costs
+    /// decides it. A follower sees a result up to this much later.
+    var groupCommitLinger: Duration { get }
 }
 
 extension BatchStore {
+    /// 4 ms: a commit to a local file costs a few hundred microseconds.
+    public var groupCommitLinger: Duration { .milliseconds(4) }
+
     /// Runs a finished job's failed (and unfinished) items again, with its own policy.
     public func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, now: Date) throws -> Int {
         try jobRetryIfEnded(id, lines: lines, policy: .unchanged, now: now)

@@ -62,7 +62,8 @@ public final class WorkerPool: Service {
         self.logger = logger
         self.faults = faults ?? StoreFaultLog(logger: logger)
         self.medians = MedianRuntimeCache(store: store, faults: self.faults)
-        self.committer = ResultCommitter(store: store, faults: self.faults, metrics: metrics, liveness: configuration.liveness)
+        self.committer = ResultCommitter(
+            store: store, faults: self.faults, metrics: metrics, liveness: configuration.liveness, linger: store.groupCommitLinger)
     }
 
     private enum Event: Sendable {

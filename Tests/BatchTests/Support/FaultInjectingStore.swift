@@ -211,6 +211,8 @@ final class FaultInjectingStore: BatchStore {
     func storeBacklog(now: Date) throws -> StoreBacklog {
         try check("storeBacklog"); return try base.storeBacklog(now: now)
     }
+    var groupCommitLinger: Duration { base.groupCommitLinger }
+
     func storageProbeWrite(timeout: TimeInterval) throws {
         try check("storageProbeWrite"); try base.storageProbeWrite(timeout: timeout)
     }
