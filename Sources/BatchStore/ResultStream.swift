@@ -87,8 +87,8 @@ public struct ResultStream: Sendable {
             let before = store.storageVersion()
             // While results flow, read only them; the job (a bigger read) only
             // when there are none, to know whether any will still come.
-            let flowing = try fetchPage(contiguous: contiguous)
-            if !flowing.isEmpty { return deliver(flowing) }
+            let next = try fetchPage(contiguous: contiguous)
+            if !next.isEmpty { return deliver(next) }
             // The job is read before the results: if it had ended then, the
             // results read next are all there will ever be.
             guard let job = try store.jobFetch(self.job) else {
