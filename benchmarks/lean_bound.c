@@ -11,23 +11,8 @@
  *   cc -O2 lean_bound.c -lsqlite3 -o lean_bound && ./lean_bound 1000000 /tmp/lean.db
  * prints: items insert_seconds cycle_seconds
  */
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void check(int rc, sqlite3 *db, const char *what) {
-    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
-        exit(1);
-    }
-}
+#include "bound.h"
 
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 1000000;
