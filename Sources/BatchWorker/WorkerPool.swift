@@ -167,6 +167,7 @@ public final class WorkerPool: Service {
         // The store's version before an idle claim: a commit after it wakes
         // the slot from its wait for a change.
         var seen: StorageVersion?
+        var lastClaimFoundWork = false
         while !isStopping {
             let backoff = ResourceFaults.shared.backoff
             if backoff > .zero {
@@ -176,11 +177,13 @@ public final class WorkerPool: Service {
             let lease: ChunkLease?
             do {
                 let started = DispatchTime.now()
-                // Read before every claim, so a slot that finds nothing waits
-                // for the next commit at once. (It used to poll 5, 10, 20...
-                // ms first: a job submitted to an idle daemon waited up to
-                // 100 ms for its first claim.)
-                seen = store.storageVersion()
+                // Read before a claim that follows an empty one, so an idle
+                // slot waits for the next commit at once. (It used to poll 5,
+                // 10, 20... ms first: a job submitted to an idle daemon waited
+                // up to 100 ms for its first claim.) Not after a claim that
+                // found work: on a server the read is a query, and a busy
+                // slot's next empty claim is followed by one short poll.
+                seen = lastClaimFoundWork ? nil : store.storageVersion()
                 let (store, owner, duration, sizer, finished) = (store, configuration.owner, configuration.leaseDuration, sizer, previous)
                 let excluded = configuration.admission.excluded
                 // Cancellable: a daemon that stops does not wait for a claim
@@ -199,6 +202,7 @@ public final class WorkerPool: Service {
                 try? await Task.sleep(for: .milliseconds(500))
                 continue
             }
+            lastClaimFoundWork = lease != nil
             guard let lease else {
                 if let seen, await waitForWork(since: seen) { continue }
                 try? await Task.sleep(for: .seconds(delay))
