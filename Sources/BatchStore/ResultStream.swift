@@ -31,6 +31,13 @@ public struct ResultStream: Sendable {
     /// (the last page was short and came soon after the one before).
     private var lastDelivery: ContinuousClock.Instant?
     private var flowing = false
+    /// Input order: the first line past a gap in the last page (an item
+    /// still running holds back the chunks after it). Until the gap is
+    /// filled, a look reads one row (has the gap's first line come?) and then
+    /// only the gap's lines, not a page of results already seen: with two
+    /// workers, every commit of the second woke the follower to read the
+    /// same 512 rows again (25,000 rows read for 2,000 results).
+    private var aheadLine: Int64?
 
     public init(
         store: any BatchStore, job: JobID, order: Order, from cursor: Int64 = 0,
@@ -142,12 +149,17 @@ public struct ResultStream: Sendable {
         return page
     }
 
-    private func fetchPage(contiguous: Bool) throws -> [ItemResult] {
+    private mutating func fetchPage(contiguous: Bool) throws -> [ItemResult] {
         switch order {
         case .completion:
             return try store.resultsBySequence(job: job, afterSequence: cursor, limit: pageSize)
         case .input:
-            let page = try store.resultsByLine(job: job, afterLine: cursor, limit: pageSize)
+            if let ahead = aheadLine, ahead <= cursor + 1 || !contiguous { aheadLine = nil }
+            if aheadLine != nil {
+                guard try store.resultsByLine(job: job, afterLine: cursor, limit: 1).first?.line == cursor + 1 else { return [] }
+            }
+            let limit = aheadLine.map { Int(min(Int64(pageSize), $0 - cursor - 1)) } ?? pageSize
+            let page = try store.resultsByLine(job: job, afterLine: cursor, limit: limit)
             guard contiguous else { return page }
             // Only the run of lines with no gap: an item still running holds back later ones.
             var expected = cursor + 1
@@ -157,6 +169,7 @@ public struct ResultStream: Sendable {
                 expected += 1
                 count += 1
             }
+            if count < page.count { aheadLine = page[count].line }
             return Array(page.prefix(count))
         }
     }

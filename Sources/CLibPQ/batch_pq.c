@@ -10,6 +10,7 @@ static char error[256] = "libpq was not loaded";
 
 #define SYMBOLS(X) \
     X(PQconnectdb) X(PQconnectdbParams) X(PQstatus) X(PQfinish) X(PQreset) X(PQerrorMessage) X(PQexec) X(PQexecParams) \
+    X(PQprepare) X(PQexecPrepared) \
     X(PQresultStatus) X(PQresultErrorField) X(PQresultErrorMessage) X(PQclear) X(PQntuples) X(PQcmdTuples) \
     X(PQgetisnull) X(PQgetvalue) X(PQgetlength) X(PQconninfoParse) X(PQconninfoFree) X(PQfreemem) \
     X(PQconsumeInput) X(PQnotifies) X(PQsocket)
@@ -68,6 +69,13 @@ PGresult *batch_PQexecParams(PGconn *conn, const char *command, int nParams, con
                              const char *const *paramValues, const int *paramLengths, const int *paramFormats,
                              int resultFormat) {
     return p_PQexecParams(conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat);
+}
+PGresult *batch_PQprepare(PGconn *conn, const char *name, const char *query, int nParams, const Oid *paramTypes) {
+    return p_PQprepare(conn, name, query, nParams, paramTypes);
+}
+PGresult *batch_PQexecPrepared(PGconn *conn, const char *name, int nParams, const char *const *paramValues,
+                               const int *paramLengths, const int *paramFormats, int resultFormat) {
+    return p_PQexecPrepared(conn, name, nParams, paramValues, paramLengths, paramFormats, resultFormat);
 }
 ExecStatusType batch_PQresultStatus(const PGresult *res) { return p_PQresultStatus(res); }
 char *batch_PQresultErrorField(const PGresult *res, int fieldcode) { return p_PQresultErrorField(res, fieldcode); }

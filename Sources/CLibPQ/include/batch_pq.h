@@ -25,6 +25,9 @@ PGresult *batch_PQexec(PGconn *conn, const char *query);
 PGresult *batch_PQexecParams(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
                              const char *const *paramValues, const int *paramLengths, const int *paramFormats,
                              int resultFormat);
+PGresult *batch_PQprepare(PGconn *conn, const char *name, const char *query, int nParams, const Oid *paramTypes);
+PGresult *batch_PQexecPrepared(PGconn *conn, const char *name, int nParams, const char *const *paramValues,
+                               const int *paramLengths, const int *paramFormats, int resultFormat);
 ExecStatusType batch_PQresultStatus(const PGresult *res);
 char *batch_PQresultErrorField(const PGresult *res, int fieldcode);
 char *batch_PQresultErrorMessage(const PGresult *res);

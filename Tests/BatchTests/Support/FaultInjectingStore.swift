@@ -163,8 +163,15 @@ final class FaultInjectingStore: BatchStore {
         try check("chunksReleaseExpired"); return try base.chunksReleaseExpired(now: now)
     }
 
+    /// Reads by line so far: calls, and rows read by calls of more than one
+    /// row (a follower's pages, not its one-row looks).
+    let lineReads = Mutex<(calls: Int, pageRows: Int)>((0, 0))
+
     func resultsByLine(job: JobID, afterLine: Int64, limit: Int) throws -> [ItemResult] {
-        try check("resultsByLine"); return try base.resultsByLine(job: job, afterLine: afterLine, limit: limit)
+        try check("resultsByLine")
+        let page = try base.resultsByLine(job: job, afterLine: afterLine, limit: limit)
+        lineReads.withLock { $0.calls += 1; if limit > 1 { $0.pageRows += page.count } }
+        return page
     }
 
     func resultsBySequence(job: JobID, afterSequence: Int64, limit: Int) throws -> [ItemResult] {
