@@ -61,18 +61,15 @@ extension PostgresStore {
             warningAt: rows.double(r, 29).map(Date.init(timeIntervalSince1970:)))
     }
 
-    /// With `lock`, the row is locked `FOR NO KEY UPDATE`: writers of the job
-    /// wait for each other, but a submitter's or claimer's foreign-key check
-    /// (`FOR KEY SHARE`) on it does not wait for the lock holder's
-    /// transaction. Only a delete takes `FOR UPDATE`.
-    static func fetchJob(_ c: PostgresConnection, _ id: JobID, lock: Bool = false, forDelete: Bool = false) throws -> Job? {
-        let mode = forDelete ? " FOR UPDATE" : lock ? " FOR NO KEY UPDATE" : ""
-        let rows = try c.execute("SELECT \(jobColumns) FROM job WHERE id = $1\(mode)", [.int(id.rawValue)])
+    /// The job, its row locked as `lock` says (writers take `.write`; only a
+    /// delete takes `.delete`).
+    static func fetchJob(_ c: PostgresConnection, _ id: JobID, lock: PostgresRowLock = .none) throws -> Job? {
+        let rows = try c.execute("SELECT \(jobColumns) FROM job WHERE id = $1\(lock.rawValue)", [.int(id.rawValue)])
         return rows.count == 0 ? nil : try job(rows, 0)
     }
 
-    static func requireJob(_ c: PostgresConnection, _ id: JobID, lock: Bool = false, forDelete: Bool = false) throws -> Job {
-        guard let job = try fetchJob(c, id, lock: lock, forDelete: forDelete) else { throw StoreError(.jobNotFound, "no job \(id)") }
+    static func requireJob(_ c: PostgresConnection, _ id: JobID, lock: PostgresRowLock = .none) throws -> Job {
+        guard let job = try fetchJob(c, id, lock: lock) else { throw StoreError(.jobNotFound, "no job \(id)") }
         return job
     }
 
@@ -105,7 +102,7 @@ extension PostgresStore {
     public func jobSubmitterRecordIfOpen(_ id: JobID, _ submitter: ProcessIdentity) throws {
         try run { c in
             try c.transaction {
-                let job = try Self.requireJob(c, id, lock: true)
+                let job = try Self.requireJob(c, id, lock: .write)
                 guard job.state == .open else {
                     throw StoreError(.jobState, "job \(id) is \(job.state.rawValue): its input is already complete, nothing to resume")
                 }
@@ -221,7 +218,7 @@ extension PostgresStore {
     public func jobSealIfOpen(_ id: JobID, now: Date) throws -> Job {
         try run { c in
             try c.transaction {
-                let job = try Self.requireJob(c, id, lock: true)
+                let job = try Self.requireJob(c, id, lock: .write)
                 guard job.state == .open else {
                     throw StoreError(.jobState, "job \(id) is \(job.state.rawValue), not open: its input was already complete")
                 }
@@ -238,7 +235,7 @@ extension PostgresStore {
     public func jobCancelIfRunnable(_ id: JobID, now: Date) throws -> Bool {
         try run { c in
             try c.transaction {
-                _ = try Self.requireJob(c, id, lock: true)
+                _ = try Self.requireJob(c, id, lock: .write)
                 let changed = try c.execute(
                     "UPDATE job SET state = 'cancelled', finished_at = to_timestamp($1) WHERE id = $2 AND state IN ('open', 'sealed')",
                     [.double(now.timeIntervalSince1970), .int(id.rawValue)]).changed
@@ -252,7 +249,7 @@ extension PostgresStore {
     public func jobPrioritySetIfRunnable(_ id: JobID, priority: Int) throws {
         try run { c in
             try c.transaction {
-                let job = try Self.requireJob(c, id, lock: true)
+                let job = try Self.requireJob(c, id, lock: .write)
                 guard job.state.isRunnable else {
                     throw StoreError(.jobState, "job \(id) is \(job.state.rawValue): only an open or running job has a priority to change")
                 }
@@ -264,7 +261,7 @@ extension PostgresStore {
     public func jobDelete(_ id: JobID, force: Bool) throws {
         try run { c in
             try c.transaction {
-                let job = try Self.requireJob(c, id, forDelete: true)
+                let job = try Self.requireJob(c, id, lock: .delete)
                 guard force || job.state.isFinal else {
                     throw StoreError(.jobState, "job \(id) is still \(job.state.rawValue); cancel it first, or remove it with --force")
                 }
@@ -285,7 +282,7 @@ extension PostgresStore {
     public func jobRetryIfEnded(_ id: JobID, lines: [Int64]?, policy: JobPolicyChange, now: Date) throws -> Int {
         try run { c in
             try c.transaction {
-                let job = try Self.requireJob(c, id, lock: true)
+                let job = try Self.requireJob(c, id, lock: .write)
                 guard job.state.isFinal else {
                     throw StoreError(.jobState, "job \(id) is still \(job.state.rawValue); retry it once it has ended (or cancel it)")
                 }

@@ -18,7 +18,7 @@ extension PostgresStore {
                 var candidates = try Self.schedulingCandidates(c, excluding: previous)
                 if !excluding.isEmpty { candidates.removeAll { excluding.contains($0.job) } }
                 guard let chosen = FairShare.next(among: candidates, now: now), only == nil || chosen == only else { return nil }
-                let job = try Self.requireJob(c, chosen, lock: true)
+                let job = try Self.requireJob(c, chosen, lock: .write)
                 // Again, under the lock: another claimer may have taken the last slot.
                 let locked = try Self.schedulingCandidates(c, excluding: previous, job: chosen)
                 guard let candidate = locked.first, candidate.isEligible(at: now) else { return nil }

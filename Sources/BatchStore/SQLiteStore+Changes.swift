@@ -25,7 +25,7 @@ extension SQLiteStore {
         let deadline = ContinuousClock.now + .seconds(max(0, timeout))
         let quickLooks = 100
         var looks = 0
-        let taken = idleChangeWatches.withLock { $0.popLast() }
+        let taken = changeWatches.take()
         while taken == nil, looks < quickLooks {
             guard storageVersion() == version, ContinuousClock.now < deadline else { return }
             usleep(1000)
@@ -36,7 +36,7 @@ extension SQLiteStore {
             while ContinuousClock.now < deadline, storageVersion() == version { usleep(50_000) }
             return
         }
-        defer { idleChangeWatches.withLock { $0.append(fd) } }
+        defer { changeWatches.giveBack(fd) }
         // Only this database's files count: another database in the folder
         // (or a log file) must not wake its waiters.
         let name = Array((path as NSString).lastPathComponent.utf8)

@@ -39,10 +39,8 @@ public final class SQLiteStore: BatchStore {
     /// which a probe must not hold up.
     let probeWriter = Mutex<DatabaseQueue?>(nil)
     /// inotify descriptors watching the database's folder, idle between
-    /// waits (`storageWaitForChange`): made once and kept, since adding a
-    /// watch or closing one waits for a kernel grace period (12-18 ms
-    /// measured here), which every wait paid when each made its own.
-    let idleChangeWatches = Mutex<[Int32]>([])
+    /// waits (`storageWaitForChange`).
+    let changeWatches = ChangeWatchPool()
 
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -331,7 +329,7 @@ public final class SQLiteStore: BatchStore {
                 try writer?.close()
                 writer = nil
             }
-            for fd in idleChangeWatches.withLock({ watches in defer { watches = [] }; return watches }) { Glibc.close(fd) }
+            changeWatches.close()
             try pool.close()
         } catch {
             throw Self.storeError(error, path: path)
