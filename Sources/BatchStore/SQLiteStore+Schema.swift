@@ -196,6 +196,57 @@ extension SQLiteStore {
             // Issue 17: a CLI talking to a daemon of another release says so.
             try db.execute(sql: "ALTER TABLE daemon ADD COLUMN version TEXT")
         }
+        migrator.registerMigration("v10: items and results stored in their key's order") { db in
+            // Issue 18. Items and results were rowid tables with their key
+            // (job, line) in a separate index: each insert wrote two b-trees
+            // (a result three, with its completion order) and each read by
+            // line looked up the index and then the table. Stored in the
+            // key's order (WITHOUT ROWID), a row is one b-tree entry: the raw
+            // bound of this cycle (benchmarks/raw_bound.c) went from 3.3 to
+            // 2.6 s for a million items, stream mode 7-9% faster. The rows
+            // are copied once, in key order (foreign keys are off during a
+            // migration, so dropping the old tables cascades nowhere; they are
+            // checked before the migration commits).
+            try db.execute(sql: """
+                CREATE TABLE item_v10 (
+                    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+                    line INTEGER NOT NULL CHECK (line >= 1),
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (job_id, line)
+                ) WITHOUT ROWID;
+                INSERT INTO item_v10 (job_id, line, data) SELECT job_id, line, data FROM item ORDER BY job_id, line;
+
+                CREATE TABLE result_v10 (
+                    job_id INTEGER NOT NULL,
+                    line INTEGER NOT NULL,
+                    sequence INTEGER NOT NULL CHECK (sequence >= 1),
+                    status TEXT NOT NULL CHECK (status IN ('succeeded', 'failed')),
+                    exit_status INTEGER,
+                    signal INTEGER,
+                    output BLOB NOT NULL,
+                    error_output BLOB NOT NULL,
+                    reason TEXT,
+                    attempts INTEGER NOT NULL CHECK (attempts >= 1),
+                    started_at REAL NOT NULL,
+                    finished_at REAL NOT NULL,
+                    group_first INTEGER,
+                    group_last INTEGER,
+                    PRIMARY KEY (job_id, line),
+                    UNIQUE (job_id, sequence),
+                    FOREIGN KEY (job_id, line) REFERENCES item(job_id, line) ON DELETE CASCADE
+                ) WITHOUT ROWID;
+                INSERT INTO result_v10 (job_id, line, sequence, status, exit_status, signal, output, error_output, reason,
+                                        attempts, started_at, finished_at, group_first, group_last)
+                    SELECT job_id, line, sequence, status, exit_status, signal, output, error_output, reason,
+                           attempts, started_at, finished_at, group_first, group_last
+                    FROM result ORDER BY job_id, line;
+
+                DROP TABLE result;
+                DROP TABLE item;
+                ALTER TABLE item_v10 RENAME TO item;
+                ALTER TABLE result_v10 RENAME TO result;
+                """)
+        }
         return migrator
     }
 

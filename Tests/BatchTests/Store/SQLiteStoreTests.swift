@@ -127,5 +127,65 @@ import Testing
         let applicationID = try store.read { try Int32.fetchOne($0, sql: "PRAGMA application_id") }
         #expect(applicationID == SQLiteStore.applicationID)
     }
-}
 
+    /// A database of the schema before v10 (items and results as rowid
+    /// tables) keeps every item and result, in both orders, when its tables
+    /// are rewritten in their key's order; the keys still hold (an orphan
+    /// result is refused, a removed job takes its rows with it).
+    @Test func upgradesItemsAndResultsToTablesInKeyOrder() throws {
+        let path = directory.file("v9.db")
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteStore.migrator.migrate(queue, upTo: "v9: daemons record their release")
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO job (id, command, working_directory, environment, chunk_size, nul_separated, stream,
+                                     retries, retry_delay, max_output, state, item_count, next_line, finished_count,
+                                     created_at, sealed_at)
+                    VALUES (3, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 4, 5, 3, 1.0, 2.0),
+                           (4, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 1, 1, 0, 1.0, 2.0);
+                    INSERT INTO item (job_id, line, data) VALUES (3, 2, x'62'), (3, 1, x'61'), (3, 4, x'64'), (3, 3, x'63'),
+                                                                 (4, 1, x'7a');
+                    INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts,
+                                        started_at, finished_at, group_first, group_last)
+                    VALUES (3, 4, 1, 'succeeded', 0, x'640a', x'', 1, 1.0, 1.5, NULL, NULL),
+                           (3, 1, 2, 'failed', 3, x'', x'6f6f7073', 2, 1.0, 1.6, NULL, NULL),
+                           (3, 2, 3, 'succeeded', 0, x'620a', x'', 1, 1.0, 1.7, 2, 3);
+                    """)
+            }
+            try queue.close()
+        }
+        let store = try SQLiteStore(path: path)
+        let job = try #require(try store.jobFetch(JobID(3)))
+        #expect(job.itemCount == 4 && job.finishedCount == 3)
+        let byLine = try store.resultsByLine(job: job.id, afterLine: 0, limit: 10)
+        #expect(byLine.map(\.line) == [1, 2, 4])
+        #expect(byLine.map(\.outcome.status) == [.failed, .succeeded, .succeeded])
+        #expect(byLine[0].outcome.errorOutput == Data("oops".utf8) && byLine[0].attempts == 2)
+        #expect(byLine[1].outcome.group == 2...3)
+        #expect(try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 10).map(\.line) == [4, 1, 2])
+        let tables = try store.read { db in
+            try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE name IN ('item', 'result') ORDER BY name")
+        }
+        #expect(tables.count == 2 && tables.allSatisfy { $0.hasSuffix("WITHOUT ROWID") })
+        let items = try store.read { db in
+            try Data.fetchAll(db, sql: "SELECT data FROM item WHERE job_id = 3 ORDER BY line")
+        }
+        #expect(items == [Data("a".utf8), Data("b".utf8), Data("c".utf8), Data("d".utf8)])
+        #expect(throws: (any Error).self, "a result needs its item") {
+            try store.write { db in
+                try db.execute(sql: """
+                    INSERT INTO result (job_id, line, sequence, status, output, error_output, attempts, started_at, finished_at)
+                    VALUES (3, 9, 4, 'succeeded', x'', x'', 1, 1.0, 1.0)
+                    """)
+            }
+        }
+        try store.jobDelete(job.id, force: true)
+        let left = try store.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE job_id = 3") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM result WHERE job_id = 3") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE job_id = 4") ?? -1)
+        }
+        #expect(left == (0, 0, 1), "a removed job's items and results go with it, another's stay")
+    }
+}
