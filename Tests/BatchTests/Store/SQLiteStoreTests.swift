@@ -89,25 +89,17 @@ import Testing
     /// every job, item, chunk and result (issue 9: chunk ids are never
     /// reused from v2 on, and the file is marked as batch's).
     @Test func upgradesADatabaseOfTheFirstSchema() throws {
-        let path = directory.file("v1.db")
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteStore.migrator.migrate(queue, upTo: "v1: jobs, items, chunks, results, daemons")
-            try queue.write { db in
-                try db.execute(sql: """
-                    INSERT INTO job (id, command, working_directory, environment, chunk_size, nul_separated, stream,
-                                     retries, retry_delay, max_output, state, item_count, next_line, finished_count,
-                                     created_at, sealed_at)
-                    VALUES (7, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 3, 3, 1, 1.0, 2.0);
-                    INSERT INTO item (job_id, line, data) VALUES (7, 1, x'61'), (7, 2, x'62'), (7, 3, x'63');
-                    INSERT INTO chunk (id, job_id, first_line, last_line, state, fence) VALUES (5, 7, 1, 2, 'released', 2);
-                    INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts,
-                                        started_at, finished_at)
-                    VALUES (7, 1, 1, 'succeeded', 0, x'610a', x'', 1, 1.0, 1.5);
-                    """)
-            }
-            try queue.close()
-        }
+        let path = try database(directory.file("v1.db"), migratedUpTo: "v1: jobs, items, chunks, results, daemons", then: """
+            INSERT INTO job (id, command, working_directory, environment, chunk_size, nul_separated, stream,
+                             retries, retry_delay, max_output, state, item_count, next_line, finished_count,
+                             created_at, sealed_at)
+            VALUES (7, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 3, 3, 1, 1.0, 2.0);
+            INSERT INTO item (job_id, line, data) VALUES (7, 1, x'61'), (7, 2, x'62'), (7, 3, x'63');
+            INSERT INTO chunk (id, job_id, first_line, last_line, state, fence) VALUES (5, 7, 1, 2, 'released', 2);
+            INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts,
+                                started_at, finished_at)
+            VALUES (7, 1, 1, 'succeeded', 0, x'610a', x'', 1, 1.0, 1.5);
+            """)
         let store = try SQLiteStore(path: path)
         let job = try #require(try store.jobFetch(JobID(7)))
         #expect(job.state == .sealed && job.itemCount == 3 && job.finishedCount == 1)
@@ -133,28 +125,20 @@ import Testing
     /// are rewritten in their key's order; the keys still hold (an orphan
     /// result is refused, a removed job takes its rows with it).
     @Test func upgradesItemsAndResultsToTablesInKeyOrder() throws {
-        let path = directory.file("v9.db")
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteStore.migrator.migrate(queue, upTo: "v9: daemons record their release")
-            try queue.write { db in
-                try db.execute(sql: """
-                    INSERT INTO job (id, command, working_directory, environment, chunk_size, nul_separated, stream,
-                                     retries, retry_delay, max_output, state, item_count, next_line, finished_count,
-                                     created_at, sealed_at)
-                    VALUES (3, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 4, 5, 3, 1.0, 2.0),
-                           (4, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 1, 1, 0, 1.0, 2.0);
-                    INSERT INTO item (job_id, line, data) VALUES (3, 2, x'62'), (3, 1, x'61'), (3, 4, x'64'), (3, 3, x'63'),
-                                                                 (4, 1, x'7a');
-                    INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts,
-                                        started_at, finished_at, group_first, group_last)
-                    VALUES (3, 4, 1, 'succeeded', 0, x'640a', x'', 1, 1.0, 1.5, NULL, NULL),
-                           (3, 1, 2, 'failed', 3, x'', x'6f6f7073', 2, 1.0, 1.6, NULL, NULL),
-                           (3, 2, 3, 'succeeded', 0, x'620a', x'', 1, 1.0, 1.7, 2, 3);
-                    """)
-            }
-            try queue.close()
-        }
+        let path = try database(directory.file("v9.db"), migratedUpTo: "v9: daemons record their release", then: """
+            INSERT INTO job (id, command, working_directory, environment, chunk_size, nul_separated, stream,
+                             retries, retry_delay, max_output, state, item_count, next_line, finished_count,
+                             created_at, sealed_at)
+            VALUES (3, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 4, 5, 3, 1.0, 2.0),
+                   (4, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 1, 1, 0, 1.0, 2.0);
+            INSERT INTO item (job_id, line, data) VALUES (3, 2, x'62'), (3, 1, x'61'), (3, 4, x'64'), (3, 3, x'63'),
+                                                         (4, 1, x'7a');
+            INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts,
+                                started_at, finished_at, group_first, group_last)
+            VALUES (3, 4, 1, 'succeeded', 0, x'640a', x'', 1, 1.0, 1.5, NULL, NULL),
+                   (3, 1, 2, 'failed', 3, x'', x'6f6f7073', 2, 1.0, 1.6, NULL, NULL),
+                   (3, 2, 3, 'succeeded', 0, x'620a', x'', 1, 1.0, 1.7, 2, 3);
+            """)
         let store = try SQLiteStore(path: path)
         let job = try #require(try store.jobFetch(JobID(3)))
         #expect(job.itemCount == 4 && job.finishedCount == 3)
@@ -187,5 +171,15 @@ import Testing
              try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE job_id = 4") ?? -1)
         }
         #expect(left == (0, 0, 1), "a removed job's items and results go with it, another's stay")
+    }
+
+    /// A database file migrated up to `migration` only (as an earlier
+    /// release left it), with `sql` run on it.
+    private func database(_ path: String, migratedUpTo migration: String, then sql: String) throws -> String {
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteStore.migrator.migrate(queue, upTo: migration)
+        try queue.write { db in try db.execute(sql: sql) }
+        try queue.close()
+        return path
     }
 }
