@@ -109,10 +109,11 @@ let package = Package(
 
 // Release builds of the two tools link the Swift runtime and Foundation into
 // the binary: the dynamic loader then resolves a dozen fewer libraries at
-// every start (each `batch` command started about 5 ms sooner, measured),
-// and a process maps less (the submitter's peak 28.5 against 32.5 MiB on a
-// million items). Set here rather than by `--static-swift-stdlib`, so every
-// release build of them (the manual pages' plugin builds them too) is the same.
+// every start (`batch --version` 6 ms against 11-13, a one-item job 19-21 ms
+// against 25-27, measured in turns), and a process maps less (the
+// submitter's peak 31 against 33 MiB on a million items). Set here rather
+// than by `--static-swift-stdlib`, so every release build of them (the
+// manual pages' plugin builds them too) is the same.
 var staticRuntime: [LinkerSetting] {
     let release = BuildSettingCondition.when(platforms: [.linux], configuration: .release)
     // A module compiled without the flag names Foundation's dynamic
