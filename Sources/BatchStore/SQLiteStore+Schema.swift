@@ -203,7 +203,7 @@ extension SQLiteStore {
             // line looked up the index and then the table. Stored in the
             // key's order (WITHOUT ROWID), a row is one b-tree entry: the raw
             // bound of this cycle (benchmarks/raw_bound.c) went from 3.3 to
-            // 2.6 s for a million items, stream mode 7-9% faster. The rows
+            // 2.6 s for a million items, stream mode 8-10% faster. The rows
             // are copied once, in key order (foreign keys are off during a
             // migration, so dropping the old tables cascades nowhere; they are
             // checked before the migration commits).
