@@ -26,6 +26,16 @@ def function_spec(function):
     return f"{module}:{qualname}"
 
 
+def stored_pack(job):
+    """The packing a stored job was made with (its worker's ``--pack``;
+    jobs made before packs existed have none: one call per item)."""
+    options = (job.get("command") or [])[2:-1]  # python3 worker.py [--key value]... MODULE:FUNCTION
+    for key, value in zip(options[::2], options[1::2]):
+        if key == "--pack":
+            return int(value)
+    return 1
+
+
 def main_script():
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
@@ -58,6 +68,16 @@ class Pool:
     - `detach=True` leaves unfinished jobs running when the pool is left
       (or on Ctrl-C), to be attached to later; by default they are
       cancelled, as Pool's ``terminate`` does.
+    - `chunksize` is the default of the calls' own `chunksize`.
+
+    `chunksize`, as in Pool, is how many calls travel together as one task:
+    each stored item carries up to that many calls, and its result their
+    return values or exceptions (an exception is still raised at its own
+    call's place, and the calls after it still come). Storing, claiming and
+    recording then cost once per pack instead of once per call. A worker
+    that dies mid-pack runs the whole pack again, and `batch status` counts
+    packs. None or 1: one call per item. A job keeps the packing it was made
+    with: a script run again reads it back from the job.
     """
 
     def __init__(self, processes=None, db=None, name=None, detach=False, chunksize=None):
@@ -78,8 +98,9 @@ class Pool:
 
     def imap(self, func, iterable, chunksize=None):
         """Results in input order, as they are ready; the input is read as
-        a stream (flat memory). `chunksize` is the job's ``--chunksize``
-        (items claimed at a time); None: batch sizes chunks itself."""
+        a stream (flat memory). `chunksize` calls are stored and run as one
+        item (see the class); like Pool, a pack is sent when it is full or
+        the input ends."""
         return self._results(func, ((x,) for x in iterable), chunksize, ordered=True)
 
     def imap_unordered(self, func, iterable, chunksize=None):
@@ -143,9 +164,12 @@ class Pool:
         base = self.name or f"{func.__module__}.{func.__qualname__}@{call_site()}"
         self._calls[base] += 1
         name = base if self._calls[base] == 1 else f"{base}#{self._calls[base]}"
+        pack = chunksize or self.default_chunksize or 1
+        if pack < 1:
+            raise ValueError("Chunksize must be 1+, not {0:n}".format(pack))
         command = [sys.executable, WORKER, "--name", name, "--main", main_script(),
-                   "--path", json.dumps(sys.path), spec]
-        return self._run(name, spec, command, calls, chunksize or self.default_chunksize, ordered)
+                   "--path", json.dumps(sys.path)] + (["--pack", str(pack)] if pack > 1 else []) + [spec]
+        return self._run(name, spec, command, calls, pack, ordered)
 
     def _find(self, name, spec):
         for job in self.batch.jobs():
@@ -158,11 +182,15 @@ class Pool:
                 return job
         return None
 
-    def _run(self, name, spec, command, calls, chunksize, ordered):
+    def _run(self, name, spec, command, calls, pack, ordered):
         existing = self._find(name, spec)
         window = None
         if existing is None:
-            options = ["--stream", "--open", "--chunksize", str(chunksize) if chunksize else "auto"]
+            options = ["--stream", "--open"]
+            if pack > 1:
+                # A pack's results travel as one output: room for a pack of
+                # large values (batch's default is 16 MiB per item).
+                options += ["--max-output", "256M"]
             if self.processes:
                 options += ["-j", str(self.processes)]
             submitter = self._spawn("submit", *options, "--", *command, stdin=subprocess.PIPE)
@@ -173,6 +201,7 @@ class Pool:
             job = int(first)
         else:
             job = existing["id"]
+            pack = stored_pack(existing)
             window = CheckWindow()
             if existing["state"] == "cancelled":
                 # Cancelled by a Ctrl-C last time: its unfinished items run again.
@@ -186,13 +215,13 @@ class Pool:
         failure = []
         feeder = None
         if submitter is not None:
-            feeder = threading.Thread(target=self._feed, args=(submitter, job, calls, window, failure), daemon=True)
+            feeder = threading.Thread(target=self._feed, args=(submitter, job, calls, pack, window, failure), daemon=True)
             feeder.start()
         else:
             # Nothing to append: the input is only checked against what is stored.
-            feeder = threading.Thread(target=self._check_only, args=(calls, window, failure), daemon=True)
+            feeder = threading.Thread(target=self._check_only, args=(calls, pack, window, failure), daemon=True)
             feeder.start()
-        return self._follow(job, ordered, window, failure)
+        return self._follow(job, ordered, pack, window, failure)
 
     def _spawn(self, *arguments, stdin=None):
         child = self.batch.popen(*arguments, stdin=stdin)
@@ -200,12 +229,11 @@ class Pool:
             self._children.add(child)
         return child
 
-    def _feed(self, submitter, job, calls, window, failure):
+    def _feed(self, submitter, job, calls, pack, window, failure):
         """Writes every item to `batch submit`, then seals the job: only a
         whole input seals it, so a script killed halfway leaves it open."""
         try:
-            for line, args in enumerate(calls, start=1):
-                item = codec.encode_item(args)
+            for line, item in enumerate(codec.encoded_lines(calls, pack), start=1):
                 if window is not None:
                     window.put(line, item)
                 submitter.stdin.write(item.encode("ascii") + b"\n")
@@ -227,16 +255,16 @@ class Pool:
             if window is not None:
                 window.finish()
 
-    def _check_only(self, calls, window, failure):
+    def _check_only(self, calls, pack, window, failure):
         try:
-            for line, args in enumerate(calls, start=1):
-                window.put(line, codec.encode_item(args))
+            for line, item in enumerate(codec.encoded_lines(calls, pack), start=1):
+                window.put(line, item)
         except BaseException as error:
             failure.append(error)
             window.fail()
         finally:
             window.finish()
 
-    def _follow(self, job, ordered, window, failure):
+    def _follow(self, job, ordered, pack, window, failure):
         arguments = ["follow", str(job), "--json"] + ([] if ordered else ["--unordered"])
-        return Results(self, job, self._spawn(*arguments), window, failure)
+        return Results(self, job, self._spawn(*arguments), window, failure, packed=pack > 1)

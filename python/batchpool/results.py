@@ -14,18 +14,33 @@ from .errors import BatchError, NameConflict, RemoteTraceback, WorkerLost
 CHECK_WINDOW = 10000
 
 
-def value_of(job, record):
-    """An item's return value, or its exception raised (with the worker's
-    traceback as its cause)."""
+def outcomes_of(job, record, packed):
+    """The outcomes of an item's calls, in input order, with where each
+    came from: one for an item of one call, the pack's for a pack."""
+    line = record["line"]
     if record["status"] != "succeeded":
-        raise WorkerLost(f"job {job}, item {record['line']}: {record.get('reason') or 'failed'}"
-                         + (f": {record['error'].strip()}" if record.get("error") else ""))
-    kind, *rest = codec.decode_result(record["output"].strip())
+        lost = ("lost", f"{record.get('reason') or 'failed'}"
+                + (f": {record['error'].strip()}" if record.get("error") else ""))
+        count = codec.calls_in(record["input"]) if packed else 1
+        return [(lost, line, index, count) for index in range(count)]
+    decoded = codec.decode_result(record["output"].strip())
+    if not packed:
+        return [(decoded, line, 0, 1)]
+    return [(outcome, line, index, len(decoded)) for index, outcome in enumerate(decoded)]
+
+
+def value_of(job, entry):
+    """A call's return value, or its exception raised (with the worker's
+    traceback as its cause)."""
+    (kind, *rest), line, index, count = entry
+    where = f"job {job}, item {line}" + (f", call {index + 1} of {count}" if count > 1 else "")
     if kind == "ok":
         return rest[0]
+    if kind == "lost":
+        raise WorkerLost(f"{where}: {rest[0]}")
     error, text = rest
     if error is None:
-        error = WorkerLost(f"job {job}, item {record['line']}: the function raised an exception that cannot be pickled")
+        error = WorkerLost(f"{where}: the function raised an exception that cannot be pickled")
     error.__cause__ = RemoteTraceback(text)
     raise error
 
@@ -35,30 +50,34 @@ class Results:
     item whose function raised raises at its place, and iterating on gives
     the items after it."""
 
-    def __init__(self, pool, job, follower, window, failure):
+    def __init__(self, pool, job, follower, window, failure, packed=False):
         self.pool, self.job, self.follower = pool, job, follower
         self.window, self.failure = window, failure
+        self.packed = packed
+        self.pending = collections.deque()  # the calls of the last item read
         self.ended = False
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self.ended:
-            raise StopIteration
-        try:
-            raw = self.follower.stdout.readline()
-            if not raw:
-                self.ended = True
-                self.end()
+        while not self.pending:
+            if self.ended:
                 raise StopIteration
-            record = json.loads(raw)
-            self.check(record)
-        except BaseException:
-            if not isinstance(sys.exc_info()[1], StopIteration):
-                self.close()
-            raise
-        return value_of(self.job, record)
+            try:
+                raw = self.follower.stdout.readline()
+                if not raw:
+                    self.ended = True
+                    self.end()
+                    raise StopIteration
+                record = json.loads(raw)
+                self.check(record)
+                self.pending.extend(outcomes_of(self.job, record, self.packed))
+            except BaseException:
+                if not isinstance(sys.exc_info()[1], StopIteration):
+                    self.close()
+                raise
+        return value_of(self.job, self.pending.popleft())
 
     def check(self, record):
         """An attached job's stored input must be this input."""

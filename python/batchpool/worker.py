@@ -1,11 +1,13 @@
 """The long-lived worker batch runs in stream mode, one per worker slot:
 
-    python3 .../batchpool/worker.py --name NAME --main SCRIPT --path JSON MODULE:FUNCTION
+    python3 .../batchpool/worker.py --name NAME --main SCRIPT --path JSON [--pack N] MODULE:FUNCTION
 
 It imports the function once, then reads one item per line on stdin (the
 pickled arguments, base64) and writes one line per item on stdout: the
 pickled return value or exception. The per-item cost is a pickle round trip,
-not an interpreter start.
+not an interpreter start. With ``--pack`` (a job made with ``chunksize``
+above 1) each line carries a list of calls, and the answer the list of their
+outcomes: one pickle round trip and one line per pack.
 
 A function defined in the submitting script itself (module ``__main__``) is
 found as multiprocessing's spawn start method finds it: the script is
@@ -43,13 +45,22 @@ def load_function(spec, main_path):
     return target
 
 
+def call(function, args):
+    """One call of a pack: its outcome, the exception in its place."""
+    try:
+        return ("ok", function(*args))
+    except Exception as error:
+        from batchpool import codec
+        return codec.exception_outcome(error)
+
+
 def main(argv):
     options = {}
     while argv and argv[0].startswith("--"):
         options[argv[0][2:]] = argv[1]
         argv = argv[2:]
     if len(argv) != 1:
-        raise SystemExit("usage: worker.py --name NAME [--main SCRIPT] [--path JSON] MODULE:FUNCTION")
+        raise SystemExit("usage: worker.py --name NAME [--main SCRIPT] [--path JSON] [--pack N] MODULE:FUNCTION")
     if "path" in options:
         sys.path[:] = json.loads(options["path"])
     from batchpool import codec  # after sys.path: the submitter's batchpool
@@ -57,12 +68,16 @@ def main(argv):
     function = load_function(argv[0], options.get("main"))
     stdin = sys.stdin.buffer
     stdout = sys.stdout
+    packed = int(options.get("pack", "1")) > 1
     for raw in stdin:
-        args = codec.decode_item(raw.strip())
-        try:
-            line = codec.encode_return(function(*args))
-        except Exception as error:  # the caller gets it, in the item's place
-            line = codec.encode_exception(error)
+        if packed:
+            line = codec.encode_outcomes([call(function, args) for args in codec.decode_item(raw.strip())])
+        else:
+            args = codec.decode_item(raw.strip())
+            try:
+                line = codec.encode_return(function(*args))
+            except Exception as error:  # the caller gets it, in the item's place
+                line = codec.encode_exception(error)
         stdout.write(line)
         stdout.write("\n")
         stdout.flush()

@@ -227,3 +227,142 @@ def test_the_pool_example_on_postgresql(session):
     done = session.run(session.script("qa.py", QA))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[:3] == ["imap [3, 7, 5]", "imap_unordered [3, 5, 7]", "map_async [3, 7, 5]"]
+
+
+PACKED = '''
+import os, sys, threading
+from batchpool import Pool, RemoteTraceback
+
+class Unpicklable:
+    def __reduce__(self):
+        raise TypeError("not today")
+
+def f(x):
+    if x == 7:
+        raise ValueError(f"bad {x}")
+    if x == 11:
+        return Unpicklable()
+    return x * 10
+
+def outcomes(results):
+    seen = []
+    while True:
+        try:
+            seen.append(next(results))
+        except StopIteration:
+            return seen
+        except ValueError as error:
+            assert isinstance(error.__cause__, RemoteTraceback), error
+            seen.append("ValueError: " + str(error))
+        except Exception as error:
+            seen.append(type(error).__name__)
+
+if __name__ == "__main__":
+    with Pool(processes=2, name="packed") as pool:
+        print(outcomes(pool.imap(f, range(1, 14), chunksize=4)))
+        print(sorted(map(str, outcomes(pool.imap_unordered(f, range(1, 14), chunksize=5)))))
+        print(pool.map(f, range(20, 30), chunksize=3))
+        print(pool.starmap(pow, [(2, n) for n in range(6)], chunksize=4))
+'''
+
+
+def test_calls_travel_in_packs_of_chunksize_with_pools_results(session):
+    done = session.run(session.script("packed.py", PACKED))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    expected = [10, 20, 30, 40, 50, 60, "ValueError: bad 7", 80, 90, 100, "TypeError", 120, 130]  # the pickling error of 11's value
+    assert lines[0] == str(expected), lines[0]
+    assert lines[1] == str(sorted(map(str, expected))), lines[1]
+    assert lines[2] == str([x * 10 for x in range(20, 30)])
+    assert lines[3] == str([2 ** n for n in range(6)])
+    # Each job stored packs: 13 calls by 4 are 4 items, by 5 are 3, 10 by 3 are 4, 6 by 4 are 2.
+    jobs = [json.loads(line) for line in session.batch("list", "--json").stdout.splitlines()]
+    assert sorted(job["items"] for job in jobs) == [2, 3, 4, 4], jobs
+
+
+PACKED_RESUMABLE = '''
+import os, sys, time
+from batchpool import Pool
+
+MARKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs")
+
+def work(x):
+    with open(MARKS, "a") as marks:
+        marks.write(f"{x}\\n")
+    time.sleep(0.02)
+    return x * x
+
+if __name__ == "__main__":
+    def items():
+        for x in range(60):
+            yield x
+            time.sleep(0.02)
+
+    with Pool(processes=2, name="packs") as pool:
+        for value in pool.imap(work, items(), chunksize=int(sys.argv[1])):
+            print(value, flush=True)
+'''
+
+
+def test_a_packed_job_run_again_keeps_its_packing_and_runs_each_call_once(session):
+    script = session.script("packs.py", PACKED_RESUMABLE)
+    first = session.start(script, 4)
+    printed = []
+    while len(printed) < 8:
+        printed.append(first.stdout.readline())
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    # Run again with another chunksize: the job's stored packs of 4 stand.
+    again = session.run(script, 7)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split() == [str(x * x) for x in range(60)]
+    runs = (session.folder / "runs").read_text().split()
+    assert sorted(map(int, runs)) == list(range(60)), "every call ran exactly once"
+    status = json.loads(session.batch("status", "--json").stdout)
+    assert status["items"] == 15, status
+
+
+def test_a_worker_that_dies_raises_worker_lost_at_each_call_of_its_item(session):
+    script = session.script("dies.py", '''
+import os
+from batchpool import Pool, WorkerLost
+
+def f(x):
+    if x == 6:
+        os._exit(3)
+    return x
+
+if __name__ == "__main__":
+    for chunksize in (1, 4):
+        with Pool(processes=1, name=f"dies-{chunksize}") as pool:
+            seen = []
+            results = pool.imap(f, range(10), chunksize=chunksize)
+            while True:
+                try:
+                    seen.append(next(results))
+                except StopIteration:
+                    break
+                except WorkerLost as error:
+                    seen.append(str(error).split(":")[0])
+            print(seen)
+''')
+    done = session.run(script)
+    assert done.returncode == 0, done.stderr
+    single, packed = done.stdout.splitlines()
+    assert single == str([0, 1, 2, 3, 4, 5, "job 1, item 7", 7, 8, 9]), single
+    lost = [f"job 2, item 2, call {n} of 4" for n in range(1, 5)]
+    assert packed == str([0, 1, 2, 3] + lost + [8, 9]), packed
+
+
+def test_a_pack_past_the_line_limit_is_split_and_keeps_its_order():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from batchpool import codec
+
+    calls = [("x" * 200_000 + str(n),) for n in range(9)] + [(n,) for n in range(5)]
+    lines = list(codec.encoded_lines(iter(calls), 10))
+    assert all(len(line) <= codec.PACK_LIMIT for line in lines), [len(line) for line in lines]
+    assert len(lines) > 2, "the first pack of ten was split"
+    assert [args for line in lines for args in codec.decode_item(line)] == calls
+    assert lines == list(codec.encoded_lines(iter(calls), 10)), "the same calls give the same lines"
