@@ -26,11 +26,16 @@ let package = Package(
         .target(
             name: "BatchStore",
             dependencies: [
+                "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             plugins: ["BuildCommit"]
         ),
+        // sqlite3_config, which Swift cannot call (it is variadic): the
+        // store turns SQLite's memory statistics off, whose global mutex
+        // every allocation of every connection took.
+        .target(name: "CSQLite", path: "Sources/CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         // Writes the git commit being built into BatchStore (`BatchVersion.commit`).
         .plugin(name: "BuildCommit", capability: .buildTool()),
         // libpq, PostgreSQL's C client: synchronous like the store seam, and

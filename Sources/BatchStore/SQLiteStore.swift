@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import GRDB
 import Synchronization
@@ -42,6 +43,16 @@ public final class SQLiteStore: BatchStore {
     /// waits (`storageWaitForChange`).
     let changeWatches = ChangeWatchPool()
 
+    /// SQLite's process-wide settings, made once before the process's first
+    /// connection opens (SQLite refuses them later). Memory statistics off:
+    /// with them on, every allocation and free of every connection takes one
+    /// global mutex, and in stream mode the committer thread slept on it
+    /// (most of its context switches, seen with perf) while the slots'
+    /// claims and reads allocated on other threads.
+    static let libraryConfigured: Void = {
+        _ = batch_sqlite_disable_memory_statistics()
+    }()
+
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
     public var location: StoreLocation { .file(path) }
@@ -51,6 +62,7 @@ public final class SQLiteStore: BatchStore {
     public func storageClock() throws -> Date { Date() }
 
     public init(path: String, busyTimeout: TimeInterval = 30, durable: Bool = false) throws {
+        _ = Self.libraryConfigured
         self.path = path
         try Self.prepareFile(at: path)
         var config = Configuration()

@@ -9,7 +9,9 @@ import Synchronization
 /// over for up to `linger` and records it in one transaction, each batch
 /// guarded by its own lease (`BatchStore.resultsRecordIfLeasesHeld`). One
 /// transaction per item was the largest cost of the daemon's own after
-/// starting processes; followers see a result at most `linger` later.
+/// starting processes; followers see a result at most `linger` later. When
+/// `lingerBelow` results or more are already waiting (they arrived during
+/// the last commit), the next commit starts at once.
 ///
 /// Guarantees:
 /// - Results are committed in the order they were submitted.
@@ -64,6 +66,9 @@ final class ResultCommitter: Sendable {
     let metrics: PoolMetrics
     let liveness: LoopLiveness
     let linger: Duration
+    /// A commit lingers only while fewer results than this wait: a group
+    /// this large is taken at once.
+    let lingerBelow: Int
     let capacity: Int
     let capacityBytes: Int
     private let state = Mutex(State())
@@ -72,8 +77,9 @@ final class ResultCommitter: Sendable {
 
     init(
         store: any BatchStore, faults: StoreFaultLog, metrics: PoolMetrics, liveness: LoopLiveness = LoopLiveness(),
-        linger: Duration = .milliseconds(4), capacity: Int = 20_000, capacityBytes: Int = 16 << 20
+        linger: Duration = .milliseconds(4), lingerBelow: Int = 256, capacity: Int = 20_000, capacityBytes: Int = 16 << 20
     ) {
+        self.lingerBelow = lingerBelow
         self.liveness = liveness
         self.store = store
         self.faults = faults
@@ -247,8 +253,13 @@ final class ResultCommitter: Sendable {
             // its follower would wait the linger for nothing. Under load the
             // loop is never idle that long, so every commit lingers.
             let quiet = ContinuousClock.now - idleFrom > linger * 4
+            // Nor when a group is already waiting: what arrived during the
+            // last commit goes in at once, as in a classic group commit. In
+            // stream mode the commits follow each other, and lingering after
+            // each one left this thread, the daemon's busiest, idle.
+            let grouped = state.withLock { $0.pendingResults >= lingerBelow }
             let until = Date().addingTimeInterval(Double(linger.components.attoseconds) / 1e18 + Double(linger.components.seconds))
-            while !quiet, state.withLock({ $0.barriers.isEmpty && !$0.finishing }), wakeup.wait(until: until) {}
+            while !quiet, !grouped, state.withLock({ $0.barriers.isEmpty && !$0.finishing }), wakeup.wait(until: until) {}
             wakeup.unlock()
             // The barriers stay registered while their commit runs, so that a
             // cancelled `flush` can still take its own back.

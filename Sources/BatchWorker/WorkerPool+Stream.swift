@@ -281,7 +281,9 @@ extension WorkerPool {
                     await committer.submit(lease, results, completesChunk: true)
                     if let verdict = committer.verdict(for: lease), verdict != .recorded { return .stopped(lease) }
                     if let average = items.isEmpty ? nil : Date().timeIntervalSince(started) / Double(items.count) {
-                        sizer.observe(job: lease.job.id, seconds: average)
+                        sizer.observe(
+                            job: lease.job.id, seconds: average,
+                            bytes: Double(items.reduce(0) { $0 + $1.data.count }) / Double(items.count))
                     }
                     let claimed: ContinuedChunk? = if let pending = prefetch.take() {
                         await pending.value

@@ -79,7 +79,9 @@ extension WorkerPool {
                         attempts += 1
                     }
                     if outcome.status == .succeeded {
-                        sizer.observe(job: lease.job.id, seconds: outcome.duration / Double(count))
+                        sizer.observe(
+                            job: lease.job.id, seconds: outcome.duration / Double(count),
+                            bytes: Double(group.reduce(0) { $0 + $1.data.count }) / Double(max(1, group.count)))
                     } else if spec.grouping == nil, spec.retries > 0 || spec.halt != nil {
                         return .failed(at: index, outcome)
                     }

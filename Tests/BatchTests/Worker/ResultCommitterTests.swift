@@ -78,6 +78,24 @@ import Testing
         await committer.flush()  // returns at once once the loop has stopped
     }
 
+    /// A group already waiting is committed without the linger: in stream
+    /// mode the commits follow one another, and lingering after each one
+    /// left the daemon's busiest thread idle.
+    @Test func aGroupAlreadyWaitingIsCommittedWithoutTheLinger() async throws {
+        let (store, committer, job) = try setUp(items: 300)
+        let lease = try #require(try store.chunkClaim(owner: "a", now: Date(), leaseDuration: 30) { _, _ in 300 })
+        let loop = Task { await committer.run() }
+        committer.submitNow(lease, (1...300).map { ItemRecord(Int64($0), ok("\($0)"), 1) }, completesChunk: true)
+        // The linger is 30 s: a commit seen within the 10 s looked for here did not wait for it.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, try store.jobFetch(job)?.state != .complete {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(try store.jobFetch(job)?.state == .complete, "300 results (over lingerBelow) committed at once")
+        committer.finish()
+        await loop.value
+    }
+
     @Test func finishingCommitsWhatIsLeftAtOnce() async throws {
         let (store, committer, job) = try setUp(items: 2)
         let lease = try claim(store, "a")

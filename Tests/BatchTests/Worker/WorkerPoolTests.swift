@@ -180,6 +180,23 @@ import Testing
         #expect(sizer.size(for: job, unclaimed: 100_000) == 1)
     }
 
+    /// Very fast items make chunks of up to `maximum` items, but never more
+    /// than about `maximumBytes` of input: a chunk's items are read at once.
+    @Test func adaptiveChunksStopAtTheirMaximumAndAtTheirBytes() {
+        let sizer = AdaptiveChunkSizer(workers: 2, targetChunkDuration: 0.25)
+        func job(_ id: Int64) -> Job {
+            Job(
+                id: JobID(id), spec: JobSpec(command: ["x"], workingDirectory: "/", environment: []), state: .sealed,
+                itemCount: 1_000_000, finishedCount: 0, failedCount: 0, createdAt: Date(), sealedAt: nil, finishedAt: nil)
+        }
+        sizer.observe(job: JobID(1), seconds: 0.000_003, bytes: 7)
+        #expect(sizer.size(for: job(1), unclaimed: 1_000_000) == 8000, "3 µs items: the cap, not 0.25 s of them")
+        sizer.observe(job: JobID(2), seconds: 0.000_003, bytes: 1_048_576)
+        #expect(sizer.size(for: job(2), unclaimed: 1_000_000) == 8, "1 MiB items: 8 MiB a chunk")
+        sizer.observe(job: JobID(3), seconds: 0.000_003)
+        #expect(sizer.size(for: job(3), unclaimed: 1_000_000) == 8000, "no size measured: the cap")
+    }
+
     /// The safety net of issue 9: a chunk this pool holds in the store but no
     /// slot works on (leaked by a path that claimed without running) is
     /// handed back at the second audit, and its items run.
