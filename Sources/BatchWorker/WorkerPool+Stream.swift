@@ -215,9 +215,9 @@ extension WorkerPool {
                 var lease = first
                 let firstItems: [WorkItem]? = if let carried { carried } else { await pendingItems(lease) }
                 guard var items = firstItems else { return .stopped(lease) }
-                // Whether this chunk's items were written already, after the
-                // previous chunk's, while the process still answered those.
-                var written = false
+                // The previous chunk's writer: it goes on to write this chunk's
+                // items (claimed ahead) and says whether it did.
+                var previousWriting: Task<Bool, Never>?
                 var stoppedWithItemsFed = false
                 while true {
                     let writer = execution.standardInputWriter
@@ -227,16 +227,24 @@ extension WorkerPool {
                         nil
                     }
                     // Writing runs beside reading (a process answering a long chunk
-                    // fills its stdout before it has read all its input); the body
-                    // awaits or cancels it before it moves on. With the next chunk
-                    // claimed ahead, its items follow at once, so the process never
-                    // waits at a chunk boundary. True when they were written.
-                    let writing = Task { [items, written] () -> Bool in
+                    // fills its stdout before it has read all its input). With the
+                    // next chunk claimed ahead, its items follow at once, so the
+                    // process never waits at a chunk boundary. True when they were
+                    // written. The body never waits for a writer while answers are
+                    // still to come: writing the next chunk needs the process to
+                    // read, and it reads only while its answers are read. (Awaiting
+                    // it at the end of each chunk hung stream mode whenever a
+                    // chunk's items were more than the two pipes hold: 200 bytes
+                    // an item of `cat` stopped after 2,000 items.) Each writer
+                    // first waits for the one before it, so the items go in order.
+                    let writing = Task { [items, previousWriting] () -> Bool in
+                        let written = await previousWriting?.value ?? false
                         if !written { _ = try? await writer.write(Self.payload(items, separator: separator)) }
                         guard let ahead, let next = await ahead.value, let nextItems = next.items, !Task.isCancelled
                         else { return false }
                         return (try? await writer.write(Self.payload(nextItems, separator: separator))) != nil
                     }
+                    previousWriting = writing
                     var results: [ItemRecord] = []
                     var started = Date()
                     for (index, item) in items.enumerated() {
@@ -277,7 +285,6 @@ extension WorkerPool {
                         started = now
                     }
                     watch.awaiting(line: nil)
-                    written = await writing.value
                     await committer.submit(lease, results, completesChunk: true)
                     if let verdict = committer.verdict(for: lease), verdict != .recorded { return .stopped(lease) }
                     if let average = items.isEmpty ? nil : Date().timeIntervalSince(started) / Double(items.count) {
@@ -285,8 +292,9 @@ extension WorkerPool {
                             job: lease.job.id, seconds: average,
                             bytes: Double(items.reduce(0) { $0 + $1.data.count }) / Double(items.count))
                     }
-                    let claimed: ContinuedChunk? = if let pending = prefetch.take() {
-                        await pending.value
+                    let prefetched = prefetch.take()
+                    let claimed: ContinuedChunk? = if let prefetched {
+                        await prefetched.value
                     } else if isStopping {
                         nil
                     } else {
@@ -295,7 +303,8 @@ extension WorkerPool {
                     guard let more = claimed else { break }
                     if isStopping {
                         await release(more.lease)
-                        stoppedWithItemsFed = written
+                        // Claimed ahead, its items are being (or were) written.
+                        stoppedWithItemsFed = prefetched != nil
                         break
                     }
                     adopt(more.lease)
@@ -307,12 +316,24 @@ extension WorkerPool {
                     }
                     items = pending
                 }
-                try? await execution.standardInputWriter.finish()
-                // Anything the process writes after its last answer breaks the one-line-per-item contract.
+                let input = execution.standardInputWriter
                 if stoppedWithItemsFed {
-                    // It was fed a chunk handed back since: its answers are not recorded.
+                    // It was fed a chunk handed back since: its answers are read
+                    // (not recorded) while the writer finishes, then its input ends.
+                    async let closed: Void = { [previousWriting] in
+                        _ = await previousWriting?.value
+                        try? await input.finish()
+                    }()
                     while (try? await reader.next()) != nil {}
-                } else if let extra = try? await reader.next() {
+                    await closed
+                    _ = try? await errorTail
+                    return .finished
+                }
+                // No chunk came after the last one: its writer has nothing left to write.
+                _ = await previousWriting?.value
+                try? await input.finish()
+                // Anything the process writes after its last answer breaks the one-line-per-item contract.
+                if let extra = try? await reader.next() {
                     logger.warning("job \(lease.job.id): the stream process wrote more lines than it was given items (first extra: \(Printable.text(Array(extra.prefix(80))))); results may be misaligned", metadata: lease.logMetadata)
                     while (try? await reader.next()) != nil {}
                 }

@@ -52,6 +52,20 @@ extension EndToEnd {
             #expect(try env.store().jobFetch(id)?.finishedCount == Int64(count))
         }
 
+        /// A chunk's items can be more than the pipes to and from the process
+        /// hold: the slot reads answers all the while the next chunk is
+        /// written. (It waited for that write at the end of each chunk, while
+        /// the process, its stdout full, read no more: items of 200 bytes
+        /// through `cat` stopped after about 2,000.)
+        @Test func chunksLargerThanThePipesDoNotHang() throws {
+            let env = BatchEnvironment()
+            try env.startDaemon(["--workers", "2"])
+            let input = (1...20_000).map { "\($0)-" + String(repeating: "x", count: 200) + "\n" }.joined()
+            let run = try env.batch(["run", "--stream", "--chunksize", "1000", "--", "cat"], input: input, timeout: 120)
+            #expect(run.status == 0, "\(run.err)")
+            #expect(run.out == input)
+        }
+
         @Test func retriesAndTimeoutsApplyPerItem() throws {
             let env = BatchEnvironment()
             try env.startDaemon(["--workers", "1"])
