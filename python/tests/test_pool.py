@@ -90,8 +90,10 @@ if __name__ == "__main__":
             yield x
             time.sleep(0.03)
 
+    # An optional chunksize: packs of calls (the packed resume test).
+    chunksize = int(sys.argv[1]) if len(sys.argv) > 1 else None
     with Pool(processes=2) as pool:
-        for value in pool.imap(work, items()):
+        for value in pool.imap(work, items(), chunksize=chunksize):
             print(value, flush=True)
 '''
 
@@ -280,32 +282,8 @@ def test_calls_travel_in_packs_of_chunksize_with_pools_results(session):
     assert sorted(job["items"] for job in jobs) == [2, 3, 4, 4], jobs
 
 
-PACKED_RESUMABLE = '''
-import os, sys, time
-from batchpool import Pool
-
-MARKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs")
-
-def work(x):
-    with open(MARKS, "a") as marks:
-        marks.write(f"{x}\\n")
-    time.sleep(0.02)
-    return x * x
-
-if __name__ == "__main__":
-    def items():
-        for x in range(60):
-            yield x
-            time.sleep(0.02)
-
-    with Pool(processes=2, name="packs") as pool:
-        for value in pool.imap(work, items(), chunksize=int(sys.argv[1])):
-            print(value, flush=True)
-'''
-
-
 def test_a_packed_job_run_again_keeps_its_packing_and_runs_each_call_once(session):
-    script = session.script("packs.py", PACKED_RESUMABLE)
+    script = session.script("resumable.py", RESUMABLE)
     first = session.start(script, 4)
     printed = []
     while len(printed) < 8:
