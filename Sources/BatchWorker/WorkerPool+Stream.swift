@@ -246,7 +246,8 @@ extension WorkerPool {
                     }
                     previousWriting = writing
                     var results: [ItemRecord] = []
-                    var started = Date()
+                    let chunkStarted = Date()
+                    var started = chunkStarted
                     for (index, item) in items.enumerated() {
                         if !results.isEmpty, !reader.hasBufferedRecord() {
                             // Nothing more is ready: hand over what is, so followers see it soon.
@@ -287,7 +288,12 @@ extension WorkerPool {
                     watch.awaiting(line: nil)
                     await committer.submit(lease, results, completesChunk: true)
                     if let verdict = committer.verdict(for: lease), verdict != .recorded { return .stopped(lease) }
-                    if let average = items.isEmpty ? nil : Date().timeIntervalSince(started) / Double(items.count) {
+                    // The whole chunk's time, from its first answer awaited. (It was
+                    // measured from the last answer: next to nothing, so every
+                    // stream chunk was as large as allowed, and a job of slow
+                    // items held its workers for up to 1,000 of them before a
+                    // job of a higher priority got one.)
+                    if let average = items.isEmpty ? nil : Date().timeIntervalSince(chunkStarted) / Double(items.count) {
                         sizer.observe(
                             job: lease.job.id, seconds: average,
                             bytes: Double(items.reduce(0) { $0 + $1.data.count }) / Double(items.count))
