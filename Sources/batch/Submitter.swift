@@ -5,7 +5,7 @@ import Foundation
 /// become claimable while the input is still arriving, and flat memory
 /// however long the input is.
 ///
-/// A batch is written when it holds `batchItems` items or `batchBytes` bytes,
+/// A batch is written when it holds `batchItems(for:)` items or `batchBytes` bytes,
 /// when the input pauses, or when its first item has waited `maxDelay`.
 /// After the input ends the job is sealed (unless `seals` is false).
 struct Submitter {
@@ -17,12 +17,11 @@ struct Submitter {
     let inputName: String
     /// Whether the end of the input seals the job (not with `submit --open`).
     var seals = true
-    /// Items per transaction; a slow input is flushed by time (`maxDelay`).
-    var batchItems: Int { Self.batchItems(for: store.location) }
     var batchBytes = 1 << 20
     var maxDelay: TimeInterval = 0.05
 
-    /// On a file 20,000: the submitter's transactions and the daemon's group
+    /// Items per transaction (a slow input is flushed sooner, by time:
+    /// `maxDelay`). On a file 20,000: the submitter's transactions and the daemon's group
     /// commits take turns on SQLite's one write lock, and fewer turns waste
     /// less (a million items through `--stream` 5% faster than with 5,000,
     /// and 1,000 was slower still; measured in turns). On PostgreSQL 5,000:
@@ -37,6 +36,7 @@ struct Submitter {
     }
 
     func submit(from input: inout InputItems) throws -> Job {
+        let batchItems = Self.batchItems(for: store.location)  // once: it is read per item
         var pending: [Data] = []
         var pendingBytes = 0
         var firstPendingLine: Int64 = alreadyStored + 1
