@@ -21,7 +21,12 @@ extension EndToEnd {
                 ["submit", "--chunksize", "1", "--", "sh", "-c", "sleep 0.2", "_"],
                 input: (1...60).map { "\($0)\n" }.joined()).out.trimmingCharacters(in: .whitespacesAndNewlines)))
             _ = try TestProcess.eventually { try env.store().jobFetch(id)!.finishedCount >= 2 }
-            let queue = try DatabaseQueue(path: env.dbPath)
+            // It waits for the lock: a daemon's commit may hold it at that moment
+            // (without a busy timeout, BEGIN IMMEDIATE failed at once, and the
+            // test with it, once in a full run).
+            var holding = Configuration()
+            holding.busyMode = .timeout(10)
+            let queue = try DatabaseQueue(path: env.dbPath, configuration: holding)
             let locked = DispatchSemaphore(value: 0)
             let release = DispatchSemaphore(value: 0)
             let holder = Thread {
