@@ -251,7 +251,7 @@ final class ResultCommitter: Sendable {
             // cuts it short. Not after a quiet spell: a lone result (a job of
             // one item, the first after a pause) has nothing to wait for, and
             // its follower would wait the linger for nothing. Under load the
-            // loop is never idle that long, so every commit lingers.
+            // loop is never idle that long, so a small group lingers.
             let quiet = ContinuousClock.now - idleFrom > linger * 4
             // Nor when a group is already waiting: what arrived during the
             // last commit goes in at once, as in a classic group commit. In
