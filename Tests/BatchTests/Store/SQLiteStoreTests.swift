@@ -122,8 +122,8 @@ import Testing
 
     /// A database of the schema before v10 (items and results as rowid
     /// tables) keeps every item and result, in both orders, when its tables
-    /// are rewritten in their key's order; the keys still hold (an orphan
-    /// result is refused, a removed job takes its rows with it).
+    /// are rewritten in their key's order; a removed job still takes its rows
+    /// with it.
     @Test func upgradesItemsAndResultsToTablesInKeyOrder() throws {
         let path = try database(directory.file("v9.db"), migratedUpTo: "v9: daemons record their release", then: """
             INSERT INTO job (id, command, working_directory, environment, chunk_size, nul_separated, stream,
@@ -156,14 +156,6 @@ import Testing
             try Data.fetchAll(db, sql: "SELECT data FROM item WHERE job_id = 3 ORDER BY line")
         }
         #expect(items == [Data("a".utf8), Data("b".utf8), Data("c".utf8), Data("d".utf8)])
-        #expect(throws: (any Error).self, "a result needs its item") {
-            try store.write { db in
-                try db.execute(sql: """
-                    INSERT INTO result (job_id, line, sequence, status, output, error_output, attempts, started_at, finished_at)
-                    VALUES (3, 9, 4, 'succeeded', x'', x'', 1, 1.0, 1.0)
-                    """)
-            }
-        }
         try store.jobDelete(job.id, force: true)
         let left = try store.read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE job_id = 3") ?? -1,
@@ -171,6 +163,51 @@ import Testing
              try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE job_id = 4") ?? -1)
         }
         #expect(left == (0, 0, 1), "a removed job's items and results go with it, another's stay")
+    }
+
+    /// A database of schema v10 (items and results checked by foreign keys)
+    /// keeps every item and result, in both orders, when the keys are dropped
+    /// (v11); a job removed by `rm` or by `--keep` still takes its items and
+    /// results with it (a trigger does what the keys' cascades did), another
+    /// job's stay.
+    @Test func upgradesItemsAndResultsToTablesWithoutForeignKeys() throws {
+        let path = try database(directory.file("v10.db"), migratedUpTo: "v10: items and results stored in their key's order", then: """
+            INSERT INTO job (id, command, working_directory, environment, chunk_size, nul_separated, stream,
+                             retries, retry_delay, max_output, state, item_count, next_line, finished_count,
+                             created_at, sealed_at, finished_at)
+            VALUES (3, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'complete', 2, 3, 2, 1.0, 2.0, 3.0),
+                   (4, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'complete', 1, 2, 1, 1.0, 2.0, 3.0),
+                   (5, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'sealed', 1, 2, 1, 1.0, 2.0, NULL);
+            INSERT INTO item (job_id, line, data) VALUES (3, 1, x'61'), (3, 2, x'62'), (4, 1, x'63'), (5, 1, x'64');
+            INSERT INTO result (job_id, line, sequence, status, exit_status, output, error_output, attempts,
+                                started_at, finished_at, group_first, group_last)
+            VALUES (3, 2, 1, 'succeeded', 0, x'620a', x'', 1, 1.0, 1.5, NULL, NULL),
+                   (3, 1, 2, 'failed', 3, x'', x'6f6f7073', 2, 1.0, 1.6, NULL, NULL),
+                   (4, 1, 1, 'succeeded', 0, x'630a', x'', 1, 1.0, 1.5, NULL, NULL),
+                   (5, 1, 1, 'succeeded', 0, x'640a', x'', 1, 1.0, 1.5, NULL, NULL);
+            """)
+        let store = try SQLiteStore(path: path)
+        let byLine = try store.resultsByLine(job: JobID(3), afterLine: 0, limit: 10)
+        #expect(byLine.map(\.line) == [1, 2])
+        #expect(byLine[0].outcome.status == .failed && byLine[0].outcome.errorOutput == Data("oops".utf8))
+        #expect(byLine[1].outcome.output == Data("b\n".utf8))
+        #expect(try store.resultsBySequence(job: JobID(3), afterSequence: 0, limit: 10).map(\.line) == [2, 1])
+        #expect(try store.itemsFetch(job: JobID(3), lines: [1, 2]) == [1: Data("a".utf8), 2: Data("b".utf8)])
+        let keys = try store.read { db in
+            try Row.fetchAll(db, sql: "PRAGMA foreign_key_list(result)").count
+                + Row.fetchAll(db, sql: "PRAGMA foreign_key_list(item)").count
+        }
+        #expect(keys == 0, "items and results are not checked per row")
+        try store.jobDelete(JobID(3), force: false)
+        #expect(try store.jobsDeleteEnded(before: Date()) == [JobID(4)])
+        let left = try store.read { db in
+            try [3, 4, 5].map { job in
+                try ["item", "result"].map { table in
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE job_id = ?", arguments: [job]) ?? -1
+                }
+            }
+        }
+        #expect(left == [[0, 0], [0, 0], [1, 1]], "removed jobs take their items and results with them, another's stay")
     }
 
     /// A database file migrated up to `migration` only (as an earlier
