@@ -11,6 +11,7 @@ extension SQLiteStore {
         guard !batches.isEmpty else { return [] }
         return try write { db in
             var ledger = GroupCommitLedger()
+            var runs = CompletionRuns()
             var outcomes: [RecordOutcome] = []
             outcomes.reserveCapacity(batches.count)
             let insert = try db.cachedStatement(sql: """
@@ -25,9 +26,11 @@ extension SQLiteStore {
                     leaseState: { try Self.leaseState(db, $0) },
                     insert: { results, firstSequence in
                         for (offset, result) in results.enumerated() {
+                            let sequence = firstSequence + Int64(offset)
                             try Self.insertResult(
-                                insert, db, job: job, line: result.line, sequence: firstSequence + Int64(offset),
+                                insert, db, job: job, line: result.line, sequence: sequence,
                                 outcome: result.outcome, attempts: result.attempts)
+                            runs.add(job: job, sequence: sequence, line: result.line)
                         }
                     },
                     completeChunk: { lease in
@@ -36,6 +39,19 @@ extension SQLiteStore {
                             WHERE id = ? AND job_id = ? AND fence = ?
                             """).execute(arguments: [lease.chunkID, lease.job.id.rawValue, lease.fence])
                     }))
+            }
+            let completion = try db.cachedStatement(sql: """
+                INSERT INTO completion (job_id, first_sequence, first_line, last_line) VALUES (?, ?, ?, ?)
+                """).sqliteStatement
+            for run in runs.finish() {
+                sqlite3_reset(completion)
+                sqlite3_bind_int64(completion, 1, run.job.rawValue)
+                sqlite3_bind_int64(completion, 2, run.firstSequence)
+                sqlite3_bind_int64(completion, 3, run.firstLine)
+                sqlite3_bind_int64(completion, 4, run.lastLine)
+                let code = sqlite3_step(completion)
+                sqlite3_reset(completion)
+                guard code == SQLITE_DONE else { throw Self.stepFailure(code, db) }
             }
             for (id, job) in ledger.jobs {
                 try db.cachedStatement(sql: """

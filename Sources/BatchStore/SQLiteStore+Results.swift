@@ -64,10 +64,28 @@ extension SQLiteStore {
         }
     }
 
+    /// Results in completion order come from `completion`'s runs (schema
+    /// v11, `CompletionRuns`): each run's results by line, only those whose
+    /// sequence is the run's for their line (a line retried since has a newer
+    /// result, in a later run). The runs are walked in their key's order and
+    /// each run's results in their key's order, so nothing is sorted.
+    static let resultsInCompletionOrder = """
+        completion AS c
+        JOIN result AS r ON r.job_id = c.job_id AND r.line BETWEEN c.first_line AND c.last_line
+            AND r.sequence = c.first_sequence + (r.line - c.first_line)
+        """
+
     public func resultsBySequence(job: JobID, afterSequence: Int64, limit: Int) throws -> [ItemResult] {
+        // From the run that holds the first sequence wanted.
         try read { db in
             try Self.fetchResults(
-                db, sql: "SELECT \(Self.resultColumns) FROM result WHERE job_id = ?1 AND sequence > ?2 ORDER BY sequence LIMIT ?3",
+                db, sql: """
+                    SELECT \(Self.resultColumns) FROM \(Self.resultsInCompletionOrder)
+                    WHERE c.job_id = ?1 AND r.sequence > ?2
+                      AND c.first_sequence >= coalesce(
+                          (SELECT max(first_sequence) FROM completion WHERE job_id = ?1 AND first_sequence <= ?2 + 1), 0)
+                    ORDER BY c.first_sequence, r.line LIMIT ?3
+                    """,
                 job.rawValue, afterSequence, Int64(limit))
         }
     }
@@ -77,7 +95,9 @@ extension SQLiteStore {
         try read { db in
             try Int.fetchOne(
                 db, sql: """
-                    SELECT count(*) FROM (SELECT finished_at FROM result WHERE job_id = ? ORDER BY sequence DESC LIMIT 100000)
+                    SELECT count(*) FROM (
+                        SELECT r.finished_at FROM \(Self.resultsInCompletionOrder)
+                        WHERE c.job_id = ? ORDER BY c.first_sequence DESC, r.line DESC LIMIT 100000)
                     WHERE finished_at >= ?
                     """,
                 arguments: [job.rawValue, since.timeIntervalSince1970]) ?? 0
@@ -118,8 +138,8 @@ extension SQLiteStore {
         try read { db in
             try Double.fetchAll(
                 db.cachedStatement(sql: """
-                    SELECT finished_at - started_at FROM result
-                    WHERE job_id = ? AND status = 'succeeded' ORDER BY sequence DESC LIMIT ?
+                    SELECT r.finished_at - r.started_at FROM \(Self.resultsInCompletionOrder)
+                    WHERE c.job_id = ? AND r.status = 'succeeded' ORDER BY c.first_sequence DESC, r.line DESC LIMIT ?
                     """),
                 arguments: [job.rawValue, limit])
         }
@@ -128,10 +148,20 @@ extension SQLiteStore {
     public func resultsFinishTimes(job: JobID, sequences: [Int64]) throws -> [Int64: Date] {
         guard !sequences.isEmpty else { return [:] }
         return try read { db in
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT sequence, finished_at FROM result WHERE job_id = ? AND sequence IN (\(sequences.map(String.init).joined(separator: ", ")))",
-                arguments: [job.rawValue])
-            return Dictionary(rows.map { (row: Row) in (row[0] as Int64, Date(timeIntervalSince1970: row[1] as Double)) }, uniquingKeysWith: { a, _ in a })
+            // Each sequence's line is found in the run that holds it.
+            let statement = try db.cachedStatement(sql: """
+                SELECT r.finished_at FROM completion AS c
+                JOIN result AS r ON r.job_id = c.job_id AND r.line = c.first_line + (?2 - c.first_sequence)
+                WHERE c.job_id = ?1 AND r.sequence = ?2 AND r.line <= c.last_line
+                  AND c.first_sequence = (SELECT max(first_sequence) FROM completion WHERE job_id = ?1 AND first_sequence <= ?2)
+                """)
+            var times: [Int64: Date] = [:]
+            for sequence in Set(sequences) {
+                if let seconds = try Double.fetchOne(statement, arguments: [job.rawValue, sequence]) {
+                    times[sequence] = Date(timeIntervalSince1970: seconds)
+                }
+            }
+            return times
         }
     }
 }

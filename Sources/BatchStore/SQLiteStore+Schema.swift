@@ -247,20 +247,30 @@ extension SQLiteStore {
                 ALTER TABLE result_v10 RENAME TO result;
                 """)
         }
-        migrator.registerMigration("v11: items and results checked by the store, not by foreign keys") { db in
-            // Issue 18. An item's foreign key to its job and a result's to its
-            // item were checked per row: a seek into the job table for every
-            // item the submitter inserts, into the item table for every result
-            // the daemon records, both while holding the one write lock. A C
-            // model of the cycle (a million items, as benchmarks/raw_bound.c)
-            // took 1.77 s without keys, 1.84 s with the item's, 2.11 s with
-            // both; batch's stream mode went from 2.43-2.64 s to 2.14-2.25 s.
-            // The keys checked what the store already guarantees: items are
+        migrator.registerMigration("v11: no per-row keys; completion order kept as runs of lines") { db in
+            // Issue 18. Three per-row costs of the stream path go, each measured
+            // in a C model of the cycle (a million items, as
+            // benchmarks/raw_bound.c): an item's foreign key to its job (a seek
+            // into `job` per item the submitter inserts), a result's to its item
+            // (a seek into `item` per result the daemon records), and the unique
+            // index on a result's completion sequence (a second b-tree entry per
+            // result). 2.11 s with all three, 1.84 s without the result's key,
+            // 1.77 without both keys, 1.36 without the index as well.
+            //
+            // The keys checked what the store guarantees by itself: items are
             // appended inside the transaction that found their job open, and a
             // result is recorded only for a line of a lease held on its job.
-            // What their cascades did (a removed job takes its items and
-            // results) is a trigger on the job's delete, which costs nothing
-            // per row. Rows are copied once, in key order.
+            // What their cascades did (a removed job takes its rows) is a
+            // trigger on the job's delete, which costs nothing per row.
+            //
+            // The completion order is kept in `completion`: one row per run of
+            // results recorded together with consecutive lines and consecutive
+            // sequences (`CompletionRuns`), so a stream chunk's answers are one
+            // row, not one index entry each. A result's `sequence` is still in
+            // its row; a run's row finds its results by line, and only those
+            // whose sequence matches the run's (a retried line's new result has
+            // a new sequence, in a run of its own). The results stored before
+            // become runs of one. Rows are copied once, in key order.
             try db.execute(sql: """
                 CREATE TABLE item_v11 (
                     job_id INTEGER NOT NULL,
@@ -285,14 +295,23 @@ extension SQLiteStore {
                     finished_at REAL NOT NULL,
                     group_first INTEGER,
                     group_last INTEGER,
-                    PRIMARY KEY (job_id, line),
-                    UNIQUE (job_id, sequence)
+                    PRIMARY KEY (job_id, line)
                 ) WITHOUT ROWID;
                 INSERT INTO result_v11 (job_id, line, sequence, status, exit_status, signal, output, error_output, reason,
                                         attempts, started_at, finished_at, group_first, group_last)
                     SELECT job_id, line, sequence, status, exit_status, signal, output, error_output, reason,
                            attempts, started_at, finished_at, group_first, group_last
                     FROM result ORDER BY job_id, line;
+
+                CREATE TABLE completion (
+                    job_id INTEGER NOT NULL,
+                    first_sequence INTEGER NOT NULL CHECK (first_sequence >= 1),
+                    first_line INTEGER NOT NULL CHECK (first_line >= 1),
+                    last_line INTEGER NOT NULL CHECK (last_line >= first_line),
+                    PRIMARY KEY (job_id, first_sequence)
+                ) WITHOUT ROWID;
+                INSERT INTO completion (job_id, first_sequence, first_line, last_line)
+                    SELECT job_id, sequence, line, line FROM result ORDER BY job_id, sequence;
 
                 DROP TABLE result;
                 DROP TABLE item;
@@ -301,6 +320,7 @@ extension SQLiteStore {
 
                 CREATE TRIGGER job_removed_with_its_rows AFTER DELETE ON job
                 BEGIN
+                    DELETE FROM completion WHERE job_id = old.id;
                     DELETE FROM result WHERE job_id = old.id;
                     DELETE FROM item WHERE job_id = old.id;
                 END;

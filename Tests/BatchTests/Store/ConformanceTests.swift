@@ -48,6 +48,9 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
     @Test(arguments: StoreBackend.available) func recordingAssignsCompletionOrderAndCompletes(_ backend: StoreBackend) throws {
         try StoreConformance.recordingAssignsCompletionOrderAndCompletes(opener(backend))
     }
+    @Test(arguments: StoreBackend.available) func completionOrderOfInterleavedBatchesPagesExactly(_ backend: StoreBackend) throws {
+        try StoreConformance.completionOrderOfInterleavedBatchesPagesExactly(opener(backend))
+    }
     @Test(arguments: StoreBackend.available) func failuresAreCountedAndBytesKept(_ backend: StoreBackend) throws {
         try StoreConformance.failuresAreCountedAndBytesKept(opener(backend))
     }

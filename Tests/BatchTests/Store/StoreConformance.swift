@@ -362,6 +362,50 @@ enum StoreConformance {
         #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(\.line) == [1, 2, 3, 4])
     }
 
+    /// Completion order when two leases' batches of one job interleave in
+    /// one group commit, the results of two jobs share it, and a reader
+    /// pages through it from any sequence (a run of consecutive lines is
+    /// stored once on SQLite; every page must still start and end exactly).
+    static func completionOrderOfInterleavedBatchesPagesExactly(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(3)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["1", "2", "3", "4", "5", "6", "7"]))
+        _ = try store.jobSealIfOpen(job.id, now: t0)
+        let other = try store.jobCreate(spec(chunkSize: .fixed(2)), now: t0)
+        try store.itemsAppendIfOpen(job: other.id, firstLine: 1, items: items(["x", "y"]))
+        _ = try store.jobSealIfOpen(other.id, now: t0)
+        var leases: [JobID: [ChunkLease]] = [:]
+        while let lease = try claim(store, "d1") { leases[lease.job.id, default: []].append(lease) }
+        let (a, b, c) = try (#require(leases[job.id]?[0]), #require(leases[job.id]?[1]), #require(leases[job.id]?[2]))
+        let x = try #require(leases[other.id]?.first)
+        #expect(try store.resultsRecordIfLeasesHeld([
+            ResultBatch(lease: a, results: [ItemRecord(1, ok("1"), 1), ItemRecord(2, ok("2"), 1)], completesChunk: false),
+            ResultBatch(lease: x, results: [ItemRecord(1, ok("x"), 1)], completesChunk: false),
+            ResultBatch(lease: b, results: [ItemRecord(4, ok("4"), 1)], completesChunk: false),
+            ResultBatch(lease: a, results: [ItemRecord(3, failed(), 1)], completesChunk: true),
+            ResultBatch(lease: b, results: [ItemRecord(5, ok("5", at: t0.addingTimeInterval(5)), 1)], completesChunk: false),
+            ResultBatch(lease: x, results: [ItemRecord(2, ok("y"), 1)], completesChunk: true),
+        ], now: t0) == [.recorded, .recorded, .recorded, .recorded, .recorded, .recorded])
+        #expect(try store.resultsRecordIfLeasesHeld([
+            ResultBatch(lease: b, results: [ItemRecord(6, ok("6"), 1)], completesChunk: true),
+            ResultBatch(lease: c, results: [ItemRecord(7, ok("7"), 1)], completesChunk: true),
+        ], now: t0) == [.recorded, .recorded])
+        let all = try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 100)
+        #expect(all.map(\.line) == [1, 2, 4, 3, 5, 6, 7])
+        #expect(all.map(\.sequence) == Array(1...7))
+        for after in Int64(0)...7 {
+            for limit in 1...3 {
+                let page = try store.resultsBySequence(job: job.id, afterSequence: after, limit: limit)
+                #expect(page.map(\.sequence) == Array(all.map(\.sequence).filter { $0 > after }.prefix(limit)), "after \(after), \(limit) at most")
+            }
+        }
+        #expect(try store.resultsBySequence(job: other.id, afterSequence: 0, limit: 10).map(\.line) == [1, 2])
+        let times = try store.resultsFinishTimes(job: job.id, sequences: [2, 5, 8])
+        #expect(times == [2: t0, 5: t0.addingTimeInterval(5)], "sequence 5 is line 5; there is no sequence 8")
+        #expect(try store.resultsRecentDurations(job: job.id, limit: 3).count == 3)
+        #expect(try store.resultsCount(job: job.id, finishedSince: t0.addingTimeInterval(1)) == 1)
+    }
+
     static func retryResetsOnlyFailedItems(_ make: Factory) throws {
         let store = try make()
         let job = try store.jobCreate(spec(chunkSize: .fixed(4)), now: t0)
