@@ -15,9 +15,9 @@ extension SQLiteStore {
             var outcomes: [RecordOutcome] = []
             outcomes.reserveCapacity(batches.count)
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO result (job_id, line, sequence, status, exit_status, signal, output, error_output,
+                INSERT INTO result (key, sequence, status, exit_status, signal, output, error_output,
                                     reason, attempts, started_at, finished_at, group_first, group_last)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for batch in batches {
                 let job = batch.lease.job.id
@@ -90,25 +90,24 @@ extension SQLiteStore {
         let raw = statement.sqliteStatement
         sqlite3_reset(raw)
         // Every parameter is bound on every call, a NULL where a value is
-        // missing, instead of clearing all fourteen first (`clear_bindings`
+        // missing, instead of clearing all of them first (`clear_bindings`
         // twice per result was 1.5% of the daemon's samples in stream mode).
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        sqlite3_bind_int64(raw, 1, job.rawValue)
-        sqlite3_bind_int64(raw, 2, line)
-        sqlite3_bind_int64(raw, 3, sequence)
-        sqlite3_bind_text(raw, 4, outcome.status.rawValue, -1, transient)
-        if let exit = outcome.exitStatus { sqlite3_bind_int64(raw, 5, Int64(exit)) } else { sqlite3_bind_null(raw, 5) }
-        if let signal = outcome.signal { sqlite3_bind_int64(raw, 6, Int64(signal)) } else { sqlite3_bind_null(raw, 6) }
-        if let reason = outcome.reason { sqlite3_bind_text(raw, 9, reason, -1, transient) } else { sqlite3_bind_null(raw, 9) }
-        sqlite3_bind_int64(raw, 10, Int64(attempts))
-        sqlite3_bind_double(raw, 11, outcome.startedAt.timeIntervalSince1970)
-        sqlite3_bind_double(raw, 12, outcome.finishedAt.timeIntervalSince1970)
+        sqlite3_bind_int64(raw, 1, ItemKey.of(job: job.rawValue, line: line))
+        sqlite3_bind_int64(raw, 2, sequence)
+        sqlite3_bind_text(raw, 3, outcome.status.rawValue, -1, transient)
+        if let exit = outcome.exitStatus { sqlite3_bind_int64(raw, 4, Int64(exit)) } else { sqlite3_bind_null(raw, 4) }
+        if let signal = outcome.signal { sqlite3_bind_int64(raw, 5, Int64(signal)) } else { sqlite3_bind_null(raw, 5) }
+        if let reason = outcome.reason { sqlite3_bind_text(raw, 8, reason, -1, transient) } else { sqlite3_bind_null(raw, 8) }
+        sqlite3_bind_int64(raw, 9, Int64(attempts))
+        sqlite3_bind_double(raw, 10, outcome.startedAt.timeIntervalSince1970)
+        sqlite3_bind_double(raw, 11, outcome.finishedAt.timeIntervalSince1970)
         if let group = outcome.group {
-            sqlite3_bind_int64(raw, 13, group.lowerBound)
-            sqlite3_bind_int64(raw, 14, group.upperBound)
+            sqlite3_bind_int64(raw, 12, group.lowerBound)
+            sqlite3_bind_int64(raw, 13, group.upperBound)
         } else {
+            sqlite3_bind_null(raw, 12)
             sqlite3_bind_null(raw, 13)
-            sqlite3_bind_null(raw, 14)
         }
         let errorOutput = outcome.status == .failed ? outcome.errorOutput : Data()
         // The outputs are bound without a copy (SQLITE_STATIC): their bytes stay
@@ -116,13 +115,13 @@ extension SQLiteStore {
         // each output (megabytes, at times) was a third of the daemon's peak.
         let code = outcome.output.withUnsafeBytes { output in
             errorOutput.withUnsafeBytes { errors in
-                sqlite3_bind_blob(raw, 7, output.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(output.count), nil)
-                sqlite3_bind_blob(raw, 8, errors.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(errors.count), nil)
+                sqlite3_bind_blob(raw, 6, output.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(output.count), nil)
+                sqlite3_bind_blob(raw, 7, errors.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(errors.count), nil)
                 let code = sqlite3_step(raw)
                 sqlite3_reset(raw)
                 // The outputs' pointers must not outlive these closures.
+                sqlite3_bind_null(raw, 6)
                 sqlite3_bind_null(raw, 7)
-                sqlite3_bind_null(raw, 8)
                 return code
             }
         }

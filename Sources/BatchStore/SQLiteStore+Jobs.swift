@@ -100,6 +100,9 @@ extension SQLiteStore {
                             stored.maxRunningCount, stored.maxRunningPercent, spec.grouping?.storedValue,
                             spec.itemToken.map { Data($0) }, spec.columnSeparator, spec.priority, spec.weight,
                             spec.rate?.perSecond, submitter.machineID])
+            guard db.lastInsertedRowID <= ItemKey.maxJob else {
+                throw StoreError(.storage, "this database has given out its last job id (\(ItemKey.maxJob)); start a new database file")
+            }
             return try Self.requireJob(db, JobID(db.lastInsertedRowID))
         }
     }
@@ -171,16 +174,19 @@ extension SQLiteStore {
             guard itemCount + 1 == firstLine else {
                 throw StoreError(.itemOrder, "job \(id) has \(itemCount) items stored; cannot append from line \(firstLine) (is another submitter writing to it?)")
             }
+            guard itemCount + Int64(items.count) <= ItemKey.maxLine else {
+                throw StoreError(.jobState, "job \(id) is full: a job on a SQLite file holds at most \(ItemKey.maxLine) items (line \(ItemKey.maxLine + 1) refused)")
+            }
             // Bound with SQLite's C API: GRDB's boxed arguments cost more than
             // the insert itself (measured with perf while submitting).
-            let raw = try db.cachedStatement(sql: "INSERT INTO item (job_id, line, data) VALUES (?, ?, ?)").sqliteStatement
+            let raw = try db.cachedStatement(sql: "INSERT INTO item (key, data) VALUES (?, ?)").sqliteStatement
             let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+            let firstKey = ItemKey.of(job: id.rawValue, line: firstLine)
             for (offset, data) in items.enumerated() {
                 sqlite3_reset(raw)
-                sqlite3_bind_int64(raw, 1, id.rawValue)
-                sqlite3_bind_int64(raw, 2, firstLine + Int64(offset))
+                sqlite3_bind_int64(raw, 1, firstKey + Int64(offset))
                 _ = data.withUnsafeBytes {
-                    sqlite3_bind_blob(raw, 3, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), transient)
+                    sqlite3_bind_blob(raw, 2, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), transient)
                 }
                 let code = sqlite3_step(raw)
                 sqlite3_reset(raw)
@@ -196,7 +202,8 @@ extension SQLiteStore {
 
     public func itemFetch(job: JobID, line: Int64) throws -> Data? {
         try read { db in
-            try Data.fetchOne(db, sql: "SELECT data FROM item WHERE job_id = ? AND line = ?", arguments: [job.rawValue, line])
+            guard (1...ItemKey.maxLine).contains(line) else { return nil }
+            return try Data.fetchOne(db, sql: "SELECT data FROM item WHERE key = ?", arguments: [ItemKey.of(job: job.rawValue, line: line)])
         }
     }
 
@@ -211,24 +218,24 @@ extension SQLiteStore {
     }
 
     public func itemsFetch(job: JobID, lines: [Int64]) throws -> [Int64: Data] {
-        guard let low = lines.min(), let high = lines.max() else { return [:] }
-        let wanted = Set(lines)
+        let wanted = Set(lines.filter { (1...ItemKey.maxLine).contains($0) })
+        guard let low = wanted.min(), let high = wanted.max() else { return [:] }
         return try read { db in
             var items: [Int64: Data] = [:]
             if high - low < Int64(lines.count) * 4 {
                 // Close together (input order, or nearly): one range scan.
                 let rows = try Row.fetchCursor(
-                    db.cachedStatement(sql: "SELECT line, data FROM item WHERE job_id = ? AND line BETWEEN ? AND ?"),
-                    arguments: [job.rawValue, low, high])
+                    db.cachedStatement(sql: "SELECT line, data FROM item WHERE key BETWEEN ? AND ?"),
+                    arguments: [ItemKey.of(job: job.rawValue, line: low), ItemKey.of(job: job.rawValue, line: high)])
                 while let row = try rows.next() {
                     let line: Int64 = row[0]
                     if wanted.contains(line) { items[line] = row[1] }
                 }
                 return items
             }
-            let statement = try db.cachedStatement(sql: "SELECT data FROM item WHERE job_id = ? AND line = ?")
+            let statement = try db.cachedStatement(sql: "SELECT data FROM item WHERE key = ?")
             for line in wanted {
-                if let data = try Data.fetchOne(statement, arguments: [job.rawValue, line]) { items[line] = data }
+                if let data = try Data.fetchOne(statement, arguments: [ItemKey.of(job: job.rawValue, line: line)]) { items[line] = data }
             }
             return items
         }
@@ -307,8 +314,8 @@ extension SQLiteStore {
                 throw StoreError(.jobState, "job \(id) has no line \(bad) (it has \(job.itemCount) items)")
             }
             let failedRows = try Row.fetchAll(
-                db, sql: "SELECT line, group_first FROM result WHERE job_id = ? AND status = 'failed' ORDER BY line",
-                arguments: [id.rawValue])
+                db, sql: "SELECT line, group_first FROM result WHERE key BETWEEN ? AND ? AND status = 'failed' ORDER BY key",
+                arguments: [ItemKey.range(of: id.rawValue).lowerBound, ItemKey.range(of: id.rawValue).upperBound])
             var failed = failedRows.map { $0[0] as Int64 }
             if let lines {
                 // A listed line of a group run brings its whole group: the group's
@@ -322,8 +329,8 @@ extension SQLiteStore {
             guard !failed.isEmpty || neverRan > 0 else {
                 throw StoreError(.jobState, "job \(id) has no failed or unfinished items\(lines == nil ? "" : " among those lines") to run again")
             }
-            let delete = try db.cachedStatement(sql: "DELETE FROM result WHERE job_id = ? AND line = ?")
-            for line in failed { try delete.execute(arguments: [id.rawValue, line]) }
+            let delete = try db.cachedStatement(sql: "DELETE FROM result WHERE key = ?")
+            for line in failed { try delete.execute(arguments: [ItemKey.of(job: id.rawValue, line: line)]) }
 
             // Unfinished chunks (held by no one now that the job has ended) go
             // back with a new fence, so a straggler from before cannot record.

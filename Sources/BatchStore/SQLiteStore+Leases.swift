@@ -137,12 +137,12 @@ extension SQLiteStore {
         // later lease needs the per-item look into `result` (measured: a
         // sixth of the daemon's CPU in stream mode).
         let sql = lease.fence == 1
-            ? "SELECT line, data FROM item WHERE job_id = ? AND line > ? AND line <= ? ORDER BY line LIMIT ?"
+            ? "SELECT key, data FROM item WHERE key > (?1 << 32) + ?2 AND key <= (?1 << 32) + ?3 ORDER BY key LIMIT ?4"
             : """
-                SELECT line, data FROM item
-                WHERE job_id = ? AND line > ? AND line <= ?
-                  AND NOT EXISTS (SELECT 1 FROM result WHERE result.job_id = item.job_id AND result.line = item.line)
-                ORDER BY line LIMIT ?
+                SELECT key, data FROM item
+                WHERE key > (?1 << 32) + ?2 AND key <= (?1 << 32) + ?3
+                  AND NOT EXISTS (SELECT 1 FROM result WHERE result.key = item.key)
+                ORDER BY key LIMIT ?4
                 """
         return try read { db in
             let raw = try db.cachedStatement(sql: sql).sqliteStatement
@@ -161,7 +161,7 @@ extension SQLiteStore {
                     throw Self.stepFailure(code, db)
                 }
                 let data = sqlite3_column_blob(raw, 1).map { Data(bytes: $0, count: Int(sqlite3_column_bytes(raw, 1))) } ?? Data()
-                items.append(WorkItem(line: sqlite3_column_int64(raw, 0), data: data))
+                items.append(WorkItem(line: sqlite3_column_int64(raw, 0) & ItemKey.maxLine, data: data))
             }
         }
     }

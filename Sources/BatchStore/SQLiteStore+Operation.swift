@@ -18,7 +18,8 @@ extension SQLiteStore {
             let running = try Int64.fetchOne(db, sql: """
                 SELECT COALESCE(SUM(chunk.last_line - chunk.first_line + 1
                     - (SELECT COUNT(*) FROM result
-                       WHERE result.job_id = chunk.job_id AND result.line BETWEEN chunk.first_line AND chunk.last_line)), 0)
+                       WHERE result.key BETWEEN (chunk.job_id << 32) + chunk.first_line
+                                            AND (chunk.job_id << 32) + chunk.last_line)), 0)
                 FROM chunk INDEXED BY chunk_owner WHERE chunk.owner IS NOT NULL AND chunk.state = 'leased'
                 """) ?? 0
             let oldest = try Double.fetchOne(db, sql: """

@@ -59,7 +59,10 @@ extension SQLiteStore {
     public func resultsByLine(job: JobID, afterLine: Int64, limit: Int) throws -> [ItemResult] {
         try read { db in
             try Self.fetchResults(
-                db, sql: "SELECT \(Self.resultColumns) FROM result WHERE job_id = ?1 AND line > ?2 ORDER BY line LIMIT ?3",
+                db, sql: """
+                    SELECT \(Self.resultColumns) FROM result
+                    WHERE key > (?1 << 32) + max(?2, 0) AND key <= (?1 << 32) + 4294967295 ORDER BY key LIMIT ?3
+                    """,
                 job.rawValue, afterLine, Int64(limit))
         }
     }
@@ -71,8 +74,8 @@ extension SQLiteStore {
     /// each run's results in their key's order, so nothing is sorted.
     static let resultsInCompletionOrder = """
         completion AS c
-        JOIN result AS r ON r.job_id = c.job_id AND r.line BETWEEN c.first_line AND c.last_line
-            AND r.sequence = c.first_sequence + (r.line - c.first_line)
+        JOIN result AS r ON r.key BETWEEN (c.job_id << 32) + c.first_line AND (c.job_id << 32) + c.last_line
+            AND r.sequence = c.first_sequence + (r.key - (c.job_id << 32) - c.first_line)
         """
 
     public func resultsBySequence(job: JobID, afterSequence: Int64, limit: Int) throws -> [ItemResult] {
@@ -84,7 +87,7 @@ extension SQLiteStore {
                     WHERE c.job_id = ?1 AND r.sequence > ?2
                       AND c.first_sequence >= coalesce(
                           (SELECT max(first_sequence) FROM completion WHERE job_id = ?1 AND first_sequence <= ?2 + 1), 0)
-                    ORDER BY c.first_sequence, r.line LIMIT ?3
+                    ORDER BY c.first_sequence, r.key LIMIT ?3
                     """,
                 job.rawValue, afterSequence, Int64(limit))
         }
@@ -97,7 +100,7 @@ extension SQLiteStore {
                 db, sql: """
                     SELECT count(*) FROM (
                         SELECT r.finished_at FROM \(Self.resultsInCompletionOrder)
-                        WHERE c.job_id = ? ORDER BY c.first_sequence DESC, r.line DESC LIMIT 100000)
+                        WHERE c.job_id = ? ORDER BY c.first_sequence DESC, r.key DESC LIMIT 100000)
                     WHERE finished_at >= ?
                     """,
                 arguments: [job.rawValue, since.timeIntervalSince1970]) ?? 0
@@ -108,15 +111,18 @@ extension SQLiteStore {
         try read { db in
             let claimed = try Int64.fetchOne(
                 db, sql: """
-                    SELECT count(*) FROM chunk JOIN item ON item.job_id = chunk.job_id
-                        AND item.line BETWEEN chunk.first_line AND chunk.last_line
+                    SELECT count(*) FROM chunk JOIN item
+                        ON item.key BETWEEN (chunk.job_id << 32) + chunk.first_line AND (chunk.job_id << 32) + chunk.last_line
                     WHERE chunk.job_id = ? AND chunk.state = 'leased'
-                      AND NOT EXISTS (SELECT 1 FROM result WHERE result.job_id = item.job_id AND result.line = item.line)
+                      AND NOT EXISTS (SELECT 1 FROM result WHERE result.key = item.key)
                     """,
                 arguments: [job.rawValue]) ?? 0
             let row = try Row.fetchOne(
-                db, sql: "SELECT coalesce(sum(attempts), 0) AS attempts, count(*) FILTER (WHERE attempts > 1) AS retried FROM result WHERE job_id = ?",
-                arguments: [job.rawValue])
+                db, sql: """
+                    SELECT coalesce(sum(attempts), 0) AS attempts, count(*) FILTER (WHERE attempts > 1) AS retried
+                    FROM result WHERE key BETWEEN ? AND ?
+                    """,
+                arguments: [ItemKey.range(of: job.rawValue).lowerBound, ItemKey.range(of: job.rawValue).upperBound])
             return (claimed, row?["attempts"] ?? 0, row?["retried"] ?? 0)
         }
     }
@@ -124,7 +130,10 @@ extension SQLiteStore {
     public func resultsFailed(job: JobID, limit: Int) throws -> [ItemResult] {
         try read { db in
             try Self.fetchResults(
-                db, sql: "SELECT \(Self.resultColumns) FROM result WHERE job_id = ?1 AND status = 'failed' AND line > ?2 ORDER BY line LIMIT ?3",
+                db, sql: """
+                    SELECT \(Self.resultColumns) FROM result
+                    WHERE key > (?1 << 32) + ?2 AND key <= (?1 << 32) + 4294967295 AND status = 'failed' ORDER BY key LIMIT ?3
+                    """,
                 job.rawValue, 0, Int64(limit))
         }
     }
@@ -139,7 +148,7 @@ extension SQLiteStore {
             try Double.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT r.finished_at - r.started_at FROM \(Self.resultsInCompletionOrder)
-                    WHERE c.job_id = ? AND r.status = 'succeeded' ORDER BY c.first_sequence DESC, r.line DESC LIMIT ?
+                    WHERE c.job_id = ? AND r.status = 'succeeded' ORDER BY c.first_sequence DESC, r.key DESC LIMIT ?
                     """),
                 arguments: [job.rawValue, limit])
         }
@@ -151,8 +160,8 @@ extension SQLiteStore {
             // Each sequence's line is found in the run that holds it.
             let statement = try db.cachedStatement(sql: """
                 SELECT r.finished_at FROM completion AS c
-                JOIN result AS r ON r.job_id = c.job_id AND r.line = c.first_line + (?2 - c.first_sequence)
-                WHERE c.job_id = ?1 AND r.sequence = ?2 AND r.line <= c.last_line
+                JOIN result AS r ON r.key = (c.job_id << 32) + c.first_line + (?2 - c.first_sequence)
+                WHERE c.job_id = ?1 AND r.sequence = ?2 AND c.first_line + (?2 - c.first_sequence) <= c.last_line
                   AND c.first_sequence = (SELECT max(first_sequence) FROM completion WHERE job_id = ?1 AND first_sequence <= ?2)
                 """)
             var times: [Int64: Date] = [:]

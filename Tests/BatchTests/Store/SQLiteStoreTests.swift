@@ -148,10 +148,6 @@ import Testing
         #expect(byLine[0].outcome.errorOutput == Data("oops".utf8) && byLine[0].attempts == 2)
         #expect(byLine[1].outcome.group == 2...3)
         #expect(try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 10).map(\.line) == [4, 1, 2])
-        let tables = try store.read { db in
-            try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE name IN ('item', 'result') ORDER BY name")
-        }
-        #expect(tables.count == 2 && tables.allSatisfy { $0.hasSuffix("WITHOUT ROWID") })
         let items = try store.read { db in
             try Data.fetchAll(db, sql: "SELECT data FROM item WHERE job_id = 3 ORDER BY line")
         }
@@ -165,9 +161,11 @@ import Testing
         #expect(left == (0, 0, 1), "a removed job's items and results go with it, another's stay")
     }
 
-    /// A database of schema v10 (items and results checked by foreign keys)
-    /// keeps every item and result, in both orders, when the keys are dropped
-    /// (v11); a job removed by `rm` or by `--keep` still takes its items and
+    /// A database of schema v10 (items and results keyed by `(job_id, line)`
+    /// and checked by foreign keys, completion order a unique index) keeps
+    /// every item and result, in both orders, when v11 keys them by one
+    /// integer, drops the foreign keys and keeps the completion order as
+    /// runs; a job removed by `rm` or by `--keep` still takes its items and
     /// results with it (a trigger does what the keys' cascades did), another
     /// job's stay.
     @Test func upgradesItemsAndResultsToTablesWithoutForeignKeys() throws {
@@ -198,6 +196,10 @@ import Testing
                 + Row.fetchAll(db, sql: "PRAGMA foreign_key_list(item)").count
         }
         #expect(keys == 0, "items and results are not checked per row")
+        let layout = try store.read { db in
+            try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE name IN ('item', 'result') ORDER BY name")
+        }
+        #expect(layout.count == 2 && layout.allSatisfy { $0.contains("key INTEGER PRIMARY KEY") && !$0.contains("WITHOUT ROWID") })
         try store.jobDelete(JobID(3), force: false)
         #expect(try store.jobsDeleteEnded(before: Date()) == [JobID(4)])
         let left = try store.read { db in
@@ -208,6 +210,31 @@ import Testing
             }
         }
         #expect(left == [[0, 0], [0, 0], [1, 1]], "removed jobs take their items and results with them, another's stay")
+    }
+
+    /// The limits of `ItemKey` are refused with an error that says so, never
+    /// wrapped into another job's keys: a job's 4,294,967,296th item, and a
+    /// job id past 2^31 - 1.
+    @Test func itemKeyLimitsAreRefusedNotWrapped() throws {
+        let store = try SQLiteStore(path: directory.file("limits.db"))
+        let job = try store.jobCreate(StoreConformance.spec(), now: StoreConformance.t0)
+        try store.write { db in
+            try db.execute(sql: "UPDATE job SET item_count = ? WHERE id = ?", arguments: [ItemKey.maxLine - 1, job.id.rawValue])
+        }
+        try store.itemsAppendIfOpen(job: job.id, firstLine: ItemKey.maxLine, items: StoreConformance.items(["last"]))
+        #expect(try store.itemFetch(job: job.id, line: ItemKey.maxLine) == Data("last".utf8))
+        let full = #expect(throws: StoreError.self) {
+            try store.itemsAppendIfOpen(job: job.id, firstLine: ItemKey.maxLine + 1, items: StoreConformance.items(["one more"]))
+        }
+        #expect(full?.code == .jobState && full?.message.contains("at most 4294967295 items") == true)
+        try store.write { db in
+            try db.execute(sql: "UPDATE sqlite_sequence SET seq = ? WHERE name = 'job'", arguments: [ItemKey.maxJob - 1])
+        }
+        let last = try store.jobCreate(StoreConformance.spec(), now: StoreConformance.t0)
+        #expect(last.id.rawValue == ItemKey.maxJob)
+        let none = #expect(throws: StoreError.self) { _ = try store.jobCreate(StoreConformance.spec(), now: StoreConformance.t0) }
+        #expect(none?.message.contains("last job id") == true)
+        #expect(try store.jobsList(limit: 10).count == 2, "the refused job is not stored")
     }
 
     /// A database file migrated up to `migration` only (as an earlier
