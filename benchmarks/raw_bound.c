@@ -2,10 +2,10 @@
  * The raw bound for batch's store cycle: the same schema shape and the same
  * insert / claim / record work, written directly against SQLite's C API in one
  * process with no work per item. batch's end-to-end throughput is reported as
- * a ratio to this. Items and results are stored in their key's order
- * (WITHOUT ROWID), as batch's schema stores them from its v10, with no
- * foreign keys, and the completion order is a row per run of results recorded
- * together (here a chunk's, one transaction), as from its v11.
+ * a ratio to this. As batch's schema from its v11: items and results keyed
+ * by one integer (the job in the high bits, the line in the low 32) in rowid
+ * tables, no foreign keys, and the completion order a row per run of results
+ * recorded together (here a chunk's, one transaction).
  *
  *   cc -O2 raw_bound.c -lsqlite3 -o raw_bound && ./raw_bound 1000000 /tmp/raw.db
  */
@@ -21,20 +21,19 @@ int main(int argc, char **argv) {
     check(sqlite3_open(path, &db), db, "open");
     check(sqlite3_exec(db,
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-        "CREATE TABLE item (job_id INTEGER NOT NULL, line INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (job_id, line)) WITHOUT ROWID;"
+        "CREATE TABLE item (key INTEGER PRIMARY KEY, data BLOB NOT NULL);"
         "CREATE TABLE chunk (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, first_line INTEGER NOT NULL,"
         "  last_line INTEGER NOT NULL, state TEXT NOT NULL, owner TEXT, lease_expires_at REAL, fence INTEGER NOT NULL);"
-        "CREATE TABLE result (job_id INTEGER NOT NULL, line INTEGER NOT NULL, sequence INTEGER NOT NULL,"
-        "  status TEXT NOT NULL, output BLOB NOT NULL, PRIMARY KEY (job_id, line)) WITHOUT ROWID;"
+        "CREATE TABLE result (key INTEGER PRIMARY KEY, sequence INTEGER NOT NULL, status TEXT NOT NULL, output BLOB NOT NULL);"
         "CREATE TABLE completion (job_id INTEGER NOT NULL, first_sequence INTEGER NOT NULL, first_line INTEGER NOT NULL,"
         "  last_line INTEGER NOT NULL, PRIMARY KEY (job_id, first_sequence)) WITHOUT ROWID;",
         NULL, NULL, NULL), db, "schema");
 
     sqlite3_stmt *insert, *claim, *read, *record, *run, *done;
-    check(sqlite3_prepare_v2(db, "INSERT INTO item (job_id, line, data) VALUES (1, ?, ?)", -1, &insert, NULL), db, "prepare");
+    check(sqlite3_prepare_v2(db, "INSERT INTO item (key, data) VALUES ((1 << 32) + ?, ?)", -1, &insert, NULL), db, "prepare");
     check(sqlite3_prepare_v2(db, "INSERT INTO chunk (job_id, first_line, last_line, state, owner, lease_expires_at, fence) VALUES (1, ?, ?, 'leased', 'd', 0, 1)", -1, &claim, NULL), db, "prepare");
-    check(sqlite3_prepare_v2(db, "SELECT line, data FROM item WHERE job_id = 1 AND line BETWEEN ? AND ?", -1, &read, NULL), db, "prepare");
-    check(sqlite3_prepare_v2(db, "INSERT INTO result (job_id, line, sequence, status, output) VALUES (1, ?, ?, 'succeeded', ?)", -1, &record, NULL), db, "prepare");
+    check(sqlite3_prepare_v2(db, "SELECT key & 4294967295, data FROM item WHERE key BETWEEN (1 << 32) + ? AND (1 << 32) + ?", -1, &read, NULL), db, "prepare");
+    check(sqlite3_prepare_v2(db, "INSERT INTO result (key, sequence, status, output) VALUES ((1 << 32) + ?, ?, 'succeeded', ?)", -1, &record, NULL), db, "prepare");
     check(sqlite3_prepare_v2(db, "INSERT INTO completion (job_id, first_sequence, first_line, last_line) VALUES (1, ?, ?, ?)", -1, &run, NULL), db, "prepare");
     check(sqlite3_prepare_v2(db, "UPDATE chunk SET state = 'done', owner = NULL WHERE id = ?", -1, &done, NULL), db, "prepare");
 

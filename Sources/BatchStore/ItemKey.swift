@@ -7,9 +7,8 @@
 /// items: 1.46 s against 1.11 s with the integer key).
 ///
 /// Limits that follow, refused with a clear error rather than wrapped: a job
-/// holds at most `maxLine` items, and a store at most `maxJob` jobs. The
-/// tables also have `job_id` and `line` as virtual columns (computed when
-/// read, never stored) for readers that want them by name.
+/// holds at most `maxLine` items, and a store at most `maxJob` jobs. In SQL,
+/// a key's line is `key & 4294967295` and its job `key >> 32`.
 public enum ItemKey {
     /// The most items one job holds: 4,294,967,295.
     public static let maxLine: Int64 = 0xFFFF_FFFF

@@ -225,7 +225,7 @@ extension SQLiteStore {
             if high - low < Int64(lines.count) * 4 {
                 // Close together (input order, or nearly): one range scan.
                 let rows = try Row.fetchCursor(
-                    db.cachedStatement(sql: "SELECT line, data FROM item WHERE key BETWEEN ? AND ?"),
+                    db.cachedStatement(sql: "SELECT key & 4294967295, data FROM item WHERE key BETWEEN ? AND ?"),
                     arguments: [ItemKey.of(job: job.rawValue, line: low), ItemKey.of(job: job.rawValue, line: high)])
                 while let row = try rows.next() {
                     let line: Int64 = row[0]
@@ -314,7 +314,7 @@ extension SQLiteStore {
                 throw StoreError(.jobState, "job \(id) has no line \(bad) (it has \(job.itemCount) items)")
             }
             let failedRows = try Row.fetchAll(
-                db, sql: "SELECT line, group_first FROM result WHERE key BETWEEN ? AND ? AND status = 'failed' ORDER BY key",
+                db, sql: "SELECT key & 4294967295, group_first FROM result WHERE key BETWEEN ? AND ? AND status = 'failed' ORDER BY key",
                 arguments: [ItemKey.range(of: id.rawValue).lowerBound, ItemKey.range(of: id.rawValue).upperBound])
             var failed = failedRows.map { $0[0] as Int64 }
             if let lines {

@@ -3,8 +3,9 @@ import GRDB
 import GRDBSQLite
 
 extension SQLiteStore {
+    /// A result's line comes from its key (`ItemKey`).
     static let resultColumns = """
-        line, sequence, status, exit_status, signal, output, error_output, reason, attempts, started_at, finished_at,
+        key & 4294967295, sequence, status, exit_status, signal, output, error_output, reason, attempts, started_at, finished_at,
         group_first, group_last
         """
 

@@ -149,14 +149,14 @@ import Testing
         #expect(byLine[1].outcome.group == 2...3)
         #expect(try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 10).map(\.line) == [4, 1, 2])
         let items = try store.read { db in
-            try Data.fetchAll(db, sql: "SELECT data FROM item WHERE job_id = 3 ORDER BY line")
+            try Data.fetchAll(db, sql: "SELECT data FROM item WHERE key >> 32 = 3 ORDER BY key")
         }
         #expect(items == [Data("a".utf8), Data("b".utf8), Data("c".utf8), Data("d".utf8)])
         try store.jobDelete(job.id, force: true)
         let left = try store.read { db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE job_id = 3") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM result WHERE job_id = 3") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE job_id = 4") ?? -1)
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE key >> 32 = 3") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM result WHERE key >> 32 = 3") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM item WHERE key >> 32 = 4") ?? -1)
         }
         #expect(left == (0, 0, 1), "a removed job's items and results go with it, another's stay")
     }
@@ -205,7 +205,7 @@ import Testing
         let left = try store.read { db in
             try [3, 4, 5].map { job in
                 try ["item", "result"].map { table in
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE job_id = ?", arguments: [job]) ?? -1
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE key >> 32 = ?", arguments: [job]) ?? -1
                 }
             }
         }
