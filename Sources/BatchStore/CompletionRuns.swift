@@ -20,27 +20,33 @@ struct CompletionRuns {
         var lastLine: Int64
     }
 
-    private var open: [JobID: Run] = [:]
+    /// One open run per job: a commit holds few jobs, so a short array
+    /// searched from its end (a hash of the job per result showed in the
+    /// daemon's profile).
+    private var open: [Run] = []
     /// Runs closed so far, in the order they were closed.
     private(set) var closed: [Run] = []
 
     /// Adds one recorded result.
     mutating func add(job: JobID, sequence: Int64, line: Int64) {
-        if var run = open[job] {
-            if sequence == run.firstSequence + (run.lastLine - run.firstLine) + 1, line == run.lastLine + 1 {
-                run.lastLine = line
-                open[job] = run
-                return
-            }
-            closed.append(run)
+        let fresh = Run(job: job, firstSequence: sequence, firstLine: line, lastLine: line)
+        guard let index = open.lastIndex(where: { $0.job == job }) else {
+            open.append(fresh)
+            return
         }
-        open[job] = Run(job: job, firstSequence: sequence, firstLine: line, lastLine: line)
+        let run = open[index]
+        if sequence == run.firstSequence + (run.lastLine - run.firstLine) + 1, line == run.lastLine + 1 {
+            open[index].lastLine = line
+        } else {
+            closed.append(run)
+            open[index] = fresh
+        }
     }
 
     /// Every run, the open ones closed: what the commit writes.
     mutating func finish() -> [Run] {
-        closed.append(contentsOf: open.values.sorted { $0.job.rawValue < $1.job.rawValue })
-        open = [:]
+        closed.append(contentsOf: open.sorted { $0.job.rawValue < $1.job.rawValue })
+        open = []
         defer { closed = [] }
         return closed
     }

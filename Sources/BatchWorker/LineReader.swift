@@ -31,11 +31,14 @@ struct LineReader {
     }
 
     /// The next record without its separator; `nil` at the end of the output.
-    /// An unterminated last record is returned as it is.
-    mutating func next() async throws -> Data? {
+    /// An unterminated last record is returned as it is. With `terminated`,
+    /// the record keeps its separator (an unterminated last one gets one):
+    /// stream mode stores answers so, and appending the separator to each
+    /// copy showed in the daemon's profile.
+    mutating func next(terminated: Bool = false) async throws -> Data? {
         while true {
             if let found = buffer[max(start, scanned)...].firstIndex(of: separator) {
-                let record = Data(buffer[start..<found])
+                let record = Data(buffer[start..<(terminated ? found + 1 : found)])
                 start = found + 1
                 scanned = start
                 if start > 1 << 16 {
@@ -49,8 +52,9 @@ struct LineReader {
             if buffer.count - start > maxRecord { throw RecordTooLong() }
             if ended {
                 guard start < buffer.count else { return nil }
-                let record = Data(buffer[start...])
+                var record = Data(buffer[start...])
                 start = buffer.count
+                if terminated { record.append(separator) }
                 return record
             }
             guard let chunk = try await iterator.next() else {

@@ -248,8 +248,14 @@ extension WorkerPool {
                     var results: [ItemRecord] = []
                     let chunkStarted = Date()
                     var started = chunkStarted
+                    var now = chunkStarted
                     for (index, item) in items.enumerated() {
-                        if !results.isEmpty, !reader.hasBufferedRecord() {
+                        // An answer already read from the pipe is taken without a
+                        // wait, so without reading the clocks: it arrived by the
+                        // last read (`now`), and nothing is owed meanwhile. Two
+                        // clock reads per item were 2.4% of the daemon's samples.
+                        let ready = reader.hasBufferedRecord()
+                        if !results.isEmpty, !ready {
                             // Nothing more is ready: hand over what is, so followers see it soon.
                             await committer.submit(lease, results, completesChunk: false)
                             results.removeAll(keepingCapacity: true)
@@ -258,17 +264,17 @@ extension WorkerPool {
                                 return .stopped(lease)
                             }
                         }
-                        watch.awaiting(line: item.line)
+                        if !ready { watch.awaiting(line: item.line) }
                         let answer: Data?
                         do {
-                            answer = try await reader.next()
+                            answer = try await reader.next(terminated: true)
                         } catch {
                             writing.cancel()
                             await committer.submit(lease, results, completesChunk: false)
                             try? execution.send(signal: .kill, toProcessGroup: true)
                             return .died(lease, unanswered: Array(items[index...]), reason: "wrote a line over the output limit", errorTail: Data())
                         }
-                        guard var output = answer else {
+                        guard let output = answer else {
                             if watch.stopped {
                                 writing.cancel()
                                 await committer.submit(lease, results, completesChunk: false)
@@ -280,9 +286,12 @@ extension WorkerPool {
                                 ? "timed out after \(String(format: "%.3g", timeoutSeconds ?? 0)) s" : "exited"
                             return .died(lease, unanswered: Array(items[index...]), reason: reason, errorTail: (try? await errorTail) ?? Data())
                         }
-                        let now = Date()
-                        output.append(separator)
-                        results.append(ItemRecord(item.line, ItemOutcome(status: .succeeded, exitStatus: 0, output: output, startedAt: started, finishedAt: now), (attempts[item.line] ?? 0) + 1))
+                        if !ready {
+                            watch.awaiting(line: nil)
+                            now = Date()
+                        }
+                        let attempt = attempts.isEmpty ? 1 : (attempts[item.line] ?? 0) + 1
+                        results.append(ItemRecord(item.line, ItemOutcome(status: .succeeded, exitStatus: 0, output: output, startedAt: started, finishedAt: now), attempt))
                         started = now
                     }
                     watch.awaiting(line: nil)
