@@ -45,7 +45,10 @@ def follow_delay(batch, db, count):
         finished = {int(line): float(at) for line, at in (row.split() for row in rows if row.strip())}
     else:
         connection = sqlite3.connect(db)
-        finished = dict(connection.execute("SELECT line, finished_at FROM result WHERE job_id = ?", (int(job),)))
+        # A result's key is its job in the high bits, its line in the low 32 (ItemKey).
+        finished = dict(connection.execute(
+            "SELECT key & 4294967295, finished_at FROM result WHERE key BETWEEN ?1 << 32 AND (?1 << 32) + 4294967295",
+            (int(job),)))
     delays = sorted((arrivals[line] - finished[line]) * 1000 for line in arrivals)
     print(f"{delays[len(delays) // 2]:.1f} {delays[min(len(delays) - 1, int(len(delays) * 0.99))]:.1f}")
 
@@ -119,7 +122,8 @@ def latency(batch, db, count):
             continue  # warm-up
         with sqlite3.connect(db) as connection:
             created, sealed, item_started = connection.execute(
-                "SELECT j.created_at, j.sealed_at, r.started_at FROM job j JOIN result r ON r.job_id = j.id "
+                "SELECT j.created_at, j.sealed_at, r.started_at FROM job j "
+                "JOIN result r ON r.key BETWEEN j.id << 32 AND (j.id << 32) + 4294967295 "
                 "ORDER BY j.id DESC LIMIT 1").fetchone()
         runs.append((ended - started) * 1000)
         lists.append(listed * 1000)
