@@ -249,15 +249,15 @@ extension SQLiteStore {
         }
         migrator.registerMigration("v11: items and results keyed by one integer; completion order as runs") { db in
             // Issue 18. Four per-row costs of the stream path go, each measured
-            // in a C model of the cycle (a million items, as
-            // benchmarks/raw_bound.c): an item's foreign key to its job (a seek
-            // into `job` per item the submitter inserts), a result's to its
-            // item (a seek into `item` per result the daemon records), the
-            // unique index on a result's completion sequence (a second b-tree
-            // entry per result), and the two-column key (record compares down
-            // the tree for every insert and read). 2.11 s with all four, 1.84
-            // without the result's key, 1.77 without both keys, 1.46 without
-            // the index as well, 1.11 with the integer key (`ItemKey`). The
+            // in a C model of the cycle (a million items, benchmarks/raw_bound.c
+            // with each schema): an item's foreign key to its job (a seek into
+            // `job` per item the submitter inserts), a result's to its item (a
+            // seek into `item` per result the daemon records), the unique index
+            // on a result's completion sequence (a second b-tree entry per
+            // result), and the two-column key (record compares down the tree
+            // for every insert and read). 2.08-2.14 s with all four, 1.74-1.75
+            // without the keys, 1.35-1.37 without the index as well, 1.05-1.07
+            // with the integer key (`ItemKey`). The
             // tables have no generated `job_id` and `line` columns: SQLite's
             // VACUUM (and `batch backup`, VACUUM INTO) fails on a table with
             // virtual columns ("has 2 columns but 4 values were supplied").
