@@ -25,7 +25,7 @@ struct CompletionRuns {
     /// daemon's profile).
     private var open: [Run] = []
     /// Runs closed so far, in the order they were closed.
-    private(set) var closed: [Run] = []
+    private var closed: [Run] = []
 
     /// Adds one recorded result.
     mutating func add(job: JobID, sequence: Int64, line: Int64) {

@@ -6,7 +6,9 @@ extension SQLiteStore {
     /// Each distinct lease and job is read once per transaction, however many
     /// batches it has (per item, every result is a batch of its own), and
     /// each job written once (`GroupCommitLedger`): reading and updating them per batch was most of
-    /// a group commit's cost (measured with perf).
+    /// a group commit's cost (measured with perf). The completion order is
+    /// written once per run of consecutive lines (`CompletionRuns`), not per
+    /// result.
     public func resultsRecordIfLeasesHeld(_ batches: [ResultBatch], now: Date) throws -> [RecordOutcome] {
         guard !batches.isEmpty else { return [] }
         return try write { db in

@@ -313,9 +313,10 @@ extension SQLiteStore {
             if let lines, let bad = lines.first(where: { $0 < 1 || $0 > job.itemCount }) {
                 throw StoreError(.jobState, "job \(id) has no line \(bad) (it has \(job.itemCount) items)")
             }
+            let keys = ItemKey.range(of: id.rawValue)
             let failedRows = try Row.fetchAll(
                 db, sql: "SELECT key & 4294967295, group_first FROM result WHERE key BETWEEN ? AND ? AND status = 'failed' ORDER BY key",
-                arguments: [ItemKey.range(of: id.rawValue).lowerBound, ItemKey.range(of: id.rawValue).upperBound])
+                arguments: [keys.lowerBound, keys.upperBound])
             var failed = failedRows.map { $0[0] as Int64 }
             if let lines {
                 // A listed line of a group run brings its whole group: the group's

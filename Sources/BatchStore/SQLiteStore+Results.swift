@@ -118,12 +118,13 @@ extension SQLiteStore {
                       AND NOT EXISTS (SELECT 1 FROM result WHERE result.key = item.key)
                     """,
                 arguments: [job.rawValue]) ?? 0
+            let keys = ItemKey.range(of: job.rawValue)
             let row = try Row.fetchOne(
                 db, sql: """
                     SELECT coalesce(sum(attempts), 0) AS attempts, count(*) FILTER (WHERE attempts > 1) AS retried
                     FROM result WHERE key BETWEEN ? AND ?
                     """,
-                arguments: [ItemKey.range(of: job.rawValue).lowerBound, ItemKey.range(of: job.rawValue).upperBound])
+                arguments: [keys.lowerBound, keys.upperBound])
             return (claimed, row?["attempts"] ?? 0, row?["retried"] ?? 0)
         }
     }
