@@ -45,9 +45,8 @@ struct CompletionRuns {
 
     /// Every run, the open ones closed: what the commit writes.
     mutating func finish() -> [Run] {
-        closed.append(contentsOf: open.sorted { $0.job.rawValue < $1.job.rawValue })
-        open = []
-        defer { closed = [] }
-        return closed
+        let runs = closed + open.sorted { $0.job.rawValue < $1.job.rawValue }
+        (open, closed) = ([], [])
+        return runs
     }
 }
