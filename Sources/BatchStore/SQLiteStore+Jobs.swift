@@ -315,7 +315,7 @@ extension SQLiteStore {
             }
             let keys = ItemKey.range(of: id.rawValue)
             let failedRows = try Row.fetchAll(
-                db, sql: "SELECT key & 4294967295, group_first FROM result WHERE key BETWEEN ? AND ? AND status = 'failed' ORDER BY key",
+                db, sql: "SELECT key & 4294967295, group_first FROM result WHERE key BETWEEN ? AND ? AND failed ORDER BY key",
                 arguments: [keys.lowerBound, keys.upperBound])
             var failed = failedRows.map { $0[0] as Int64 }
             if let lines {

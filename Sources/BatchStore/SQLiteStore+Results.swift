@@ -3,9 +3,10 @@ import GRDB
 import GRDBSQLite
 
 extension SQLiteStore {
-    /// A result's line comes from its key (`ItemKey`).
+    /// A result's line comes from its key (`ItemKey`); its status from
+    /// `failed` (schema v12: 0 or 1).
     static let resultColumns = """
-        key & 4294967295, sequence, status, exit_status, signal, output, error_output, reason, attempts, started_at, finished_at,
+        key & 4294967295, sequence, failed, exit_status, signal, output, error_output, reason, attempts, started_at, finished_at,
         group_first, group_last
         """
 
@@ -41,7 +42,7 @@ extension SQLiteStore {
                 throw Self.stepFailure(code, db)
             }
             let outcome = ItemOutcome(
-                status: text(2).flatMap(ItemOutcome.Status.init(rawValue:)) ?? .failed,
+                status: sqlite3_column_int64(raw, 2) == 0 ? .succeeded : .failed,
                 exitStatus: int(3),
                 signal: int(4),
                 output: blob(5),
@@ -134,7 +135,7 @@ extension SQLiteStore {
             try Self.fetchResults(
                 db, sql: """
                     SELECT \(Self.resultColumns) FROM result
-                    WHERE key > (?1 << 32) + ?2 AND key <= (?1 << 32) + 4294967295 AND status = 'failed' ORDER BY key LIMIT ?3
+                    WHERE key > (?1 << 32) + ?2 AND key <= (?1 << 32) + 4294967295 AND failed ORDER BY key LIMIT ?3
                     """,
                 job.rawValue, 0, Int64(limit))
         }
@@ -150,7 +151,7 @@ extension SQLiteStore {
             try Double.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT r.finished_at - r.started_at FROM \(Self.resultsInCompletionOrder)
-                    WHERE c.job_id = ? AND r.status = 'succeeded' ORDER BY c.first_sequence DESC, r.key DESC LIMIT ?
+                    WHERE c.job_id = ? AND NOT r.failed ORDER BY c.first_sequence DESC, r.key DESC LIMIT ?
                     """),
                 arguments: [job.rawValue, limit])
         }

@@ -212,6 +212,64 @@ import Testing
         #expect(left == [[0, 0], [0, 0], [1, 1]], "removed jobs take their items and results with them, another's stay")
     }
 
+    /// A database of schema v11 (results with a text status and CHECKs on
+    /// every row) keeps every result, each field as it was, when v12 stores
+    /// them as lean rows (an integer `failed`, no CHECKs); what reads them by
+    /// status (failed items, a retry, recent durations) still finds them, and
+    /// a removed job still takes its rows with it (the trigger made again).
+    @Test func upgradesResultsToLeanRows() throws {
+        let path = try database(directory.file("v11.db"), migratedUpTo: "v11: items and results keyed by one integer; completion order as runs", then: """
+            INSERT INTO job (id, command, working_directory, environment, chunk_size, nul_separated, stream,
+                             retries, retry_delay, max_output, state, item_count, next_line, finished_count, failed_count,
+                             created_at, sealed_at, finished_at)
+            VALUES (3, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'failed', 4, 5, 4, 2, 1.0, 2.0, 3.0),
+                   (4, '["echo"]', '/tmp', x'', 0, 0, 0, 0, 1, 100, 'complete', 1, 2, 1, 0, 1.0, 2.0, 3.0);
+            INSERT INTO item (key, data) VALUES
+                ((3 << 32) + 1, x'61'), ((3 << 32) + 2, x'62'), ((3 << 32) + 3, x'63'), ((3 << 32) + 4, x'64'),
+                ((4 << 32) + 1, x'65');
+            INSERT INTO result (key, sequence, status, exit_status, signal, output, error_output, reason, attempts,
+                                started_at, finished_at, group_first, group_last)
+            VALUES ((3 << 32) + 1, 3, 'succeeded', 0, NULL, x'610a', x'', NULL, 1, 1.0, 1.25, NULL, NULL),
+                   ((3 << 32) + 2, 4, 'failed', 3, NULL, x'', x'6f6f7073', NULL, 2, 1.0, 1.5, NULL, NULL),
+                   ((3 << 32) + 3, 1, 'failed', NULL, 9, x'', x'', 'killed by signal 9', 1, 1.0, 1.75, NULL, NULL),
+                   ((3 << 32) + 4, 2, 'succeeded', 0, NULL, x'640a', x'', NULL, 1, 1.0, 1.75, 4, 4),
+                   ((4 << 32) + 1, 1, 'succeeded', 0, NULL, x'650a', x'', NULL, 1, 2.0, 2.5, NULL, NULL);
+            INSERT INTO completion (job_id, first_sequence, first_line, last_line)
+            VALUES (3, 1, 3, 4), (3, 3, 1, 2), (4, 1, 1, 1);
+            """)
+        let store = try SQLiteStore(path: path)
+        let byLine = try store.resultsByLine(job: JobID(3), afterLine: 0, limit: 10)
+        let t = { (seconds: Double) in Date(timeIntervalSince1970: seconds) }
+        #expect(byLine == [
+            ItemResult(line: 1, sequence: 3, outcome: ItemOutcome(
+                status: .succeeded, exitStatus: 0, output: Data("a\n".utf8), startedAt: t(1), finishedAt: t(1.25)), attempts: 1),
+            ItemResult(line: 2, sequence: 4, outcome: ItemOutcome(
+                status: .failed, exitStatus: 3, errorOutput: Data("oops".utf8), startedAt: t(1), finishedAt: t(1.5)), attempts: 2),
+            ItemResult(line: 3, sequence: 1, outcome: ItemOutcome(
+                status: .failed, signal: 9, reason: "killed by signal 9", startedAt: t(1), finishedAt: t(1.75)), attempts: 1),
+            ItemResult(line: 4, sequence: 2, outcome: ItemOutcome(
+                status: .succeeded, exitStatus: 0, output: Data("d\n".utf8), startedAt: t(1), finishedAt: t(1.75), group: 4...4),
+                attempts: 1),
+        ])
+        #expect(try store.resultsBySequence(job: JobID(3), afterSequence: 0, limit: 10).map(\.line) == [3, 4, 1, 2])
+        #expect(try store.resultsFailed(job: JobID(3), limit: 10).map(\.line) == [2, 3])
+        #expect(try store.resultsRecentDurations(job: JobID(3), limit: 10) == [0.25, 0.75])
+        let table = try store.read { db in try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'result'") }
+        #expect(table?.contains("failed INTEGER NOT NULL") == true && table?.contains("CHECK") == false)
+        #expect(try store.jobRetryIfEnded(JobID(3), lines: nil, now: Date()) == 2, "the two failed lines run again")
+        #expect(try store.resultsByLine(job: JobID(3), afterLine: 0, limit: 10).map(\.line) == [1, 4])
+        try store.jobDelete(JobID(3), force: true)
+        let left = try store.read { db in
+            try ["item", "result", "completion"].map { table in
+                try Int.fetchOne(db, sql: table == "completion"
+                    ? "SELECT count(*) FROM completion WHERE job_id = ?" : "SELECT count(*) FROM \(table) WHERE key >> 32 = ?",
+                    arguments: [3]) ?? -1
+            }
+        }
+        #expect(left == [0, 0, 0], "a removed job takes its items, results and runs with it")
+        #expect(try store.resultsByLine(job: JobID(4), afterLine: 0, limit: 10).map(\.outcome.output) == [Data("e\n".utf8)])
+    }
+
     /// The limits of `ItemKey` are refused with an error that says so, never
     /// wrapped into another job's keys: a job's 4,294,967,296th item, and a
     /// job id past 2^31 - 1.
