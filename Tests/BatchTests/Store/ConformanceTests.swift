@@ -51,6 +51,9 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
     @Test(arguments: StoreBackend.available) func completionOrderOfInterleavedBatchesPagesExactly(_ backend: StoreBackend) throws {
         try StoreConformance.completionOrderOfInterleavedBatchesPagesExactly(opener(backend))
     }
+    @Test(arguments: StoreBackend.available) func everyFieldOfAResultReadsBackAsRecorded(_ backend: StoreBackend) throws {
+        try StoreConformance.everyFieldOfAResultReadsBackAsRecorded(opener(backend))
+    }
     @Test(arguments: StoreBackend.available) func failuresAreCountedAndBytesKept(_ backend: StoreBackend) throws {
         try StoreConformance.failuresAreCountedAndBytesKept(opener(backend))
     }

@@ -133,6 +133,46 @@ enum StoreConformance {
         #expect(try claim(store, "d1") == nil, "a complete job has nothing to claim")
     }
 
+    /// Every field of a result reads back as it was recorded, whichever
+    /// way the store writes it: the SQLite store inserts a result with no
+    /// signal, reason, stderr, retry or group by its first seven columns
+    /// only (schema v12) and the others by all of them.
+    static func everyFieldOfAResultReadsBackAsRecorded(_ make: Factory) throws {
+        let store = try make()
+        let job = try store.jobCreate(spec(chunkSize: .fixed(6)), now: t0)
+        try store.itemsAppendIfOpen(job: job.id, firstLine: 1, items: items(["a", "b", "c", "d", "e", "f"]))
+        let lease = try #require(try claim(store, "d1"))
+        let later = t0.addingTimeInterval(2.5)
+        let records = [
+            ItemRecord(1, ok("a\n"), 1),
+            ItemRecord(2, ItemOutcome(status: .failed, exitStatus: 1, startedAt: t0, finishedAt: later), 1),
+            ItemRecord(3, ItemOutcome(
+                status: .failed, exitStatus: 3, output: Data("partial".utf8), errorOutput: Data("boom\n".utf8),
+                startedAt: t0, finishedAt: later), 1),
+            ItemRecord(4, ItemOutcome(
+                status: .failed, signal: 9, reason: "timed out after 2.5 s", startedAt: t0, finishedAt: later), 1),
+            ItemRecord(5, ok("e\n", at: later), 3),
+            ItemRecord(6, ItemOutcome(
+                status: .succeeded, exitStatus: 0, output: Data("f\n".utf8), startedAt: t0, finishedAt: later, group: 6...6), 1),
+        ]
+        #expect(try store.resultsRecordIfLeaseHeld(lease, results: records, completesChunk: true, now: later) == .recorded)
+        func fields(_ result: ItemResult) -> [String] {
+            let o = result.outcome
+            return [
+                "\(result.line)", "\(result.attempts)", o.status.rawValue, "\(o.exitStatus.map(String.init) ?? "-")",
+                "\(o.signal.map(String.init) ?? "-")", String(decoding: o.output, as: UTF8.self),
+                String(decoding: o.errorOutput, as: UTF8.self), o.reason ?? "-",
+                "\(o.duration)", "\(o.group.map { "\($0.lowerBound)-\($0.upperBound)" } ?? "-")",
+            ]
+        }
+        let expected = records.map { record in
+            fields(ItemResult(line: record.line, sequence: 0, outcome: record.outcome, attempts: record.attempts))
+        }
+        #expect(try store.resultsByLine(job: job.id, afterLine: 0, limit: 10).map(fields) == expected)
+        #expect(try store.resultsBySequence(job: job.id, afterSequence: 0, limit: 10).map(fields) == expected)
+        #expect(try store.resultsFailed(job: job.id, limit: 10).map(\.line) == [2, 3, 4])
+    }
+
     static func failuresAreCountedAndBytesKept(_ make: Factory) throws {
         let store = try make()
         let job = try store.jobCreate(spec(chunkSize: .fixed(2)), now: t0)
